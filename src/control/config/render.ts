@@ -1,0 +1,68 @@
+// Writes the postern.yaml that `postern init` leaves in DIR: every setting spelled out with its
+// default and a comment, so the file itself is the reference an admin edits.
+import { stringify } from 'yaml';
+
+export interface InitSettings {
+  name: string;
+  endpoint: string;
+  routes: string[];
+  dns: string[];
+  pool4: string;
+  pool6: string;
+}
+
+const q = (v: unknown): string => stringify(v).trim();
+const list = (items: string[]): string => `[${items.map((i) => q(i)).join(', ')}]`;
+
+export function renderConfig(s: InitSettings): string {
+  return `# Postern gateway configuration. Edit, then \`postern reload\` (or SIGHUP) to apply;
+# a broken file is refused with its line number and the running configuration stays.
+
+name: ${q(s.name)}                  # shown in logs, profiles and the console
+endpoint: ${q(s.endpoint)}          # host name or address clients connect to (in profiles and the certificate)
+
+store:
+  url: sqlite:postern.db            # SQLite file in this directory (a postgres:// URL later)
+
+api:
+  socket: postern.sock              # unix socket in this directory for the CLI (mode 0600)
+  http: 127.0.0.1:8443              # console and HTTP API
+
+log:
+  level: info                       # fatal | error | warn | info | debug | trace
+
+openvpn:                            # SSL VPN, wire-compatible with OpenVPN 2.6 clients
+  enabled: true
+  listen:
+    - { proto: udp, address: "::", port: 1194 }
+    - { proto: tcp, address: "::", port: 443 }
+  data-ciphers: [AES-256-GCM, AES-128-GCM, CHACHA20-POLY1305]   # preference order; AEAD only
+  tls-crypt: v2                     # v2: a key per client profile; v1: one shared key
+  reneg-sec: 3600                   # fresh data keys this often (the server jitters 90-100%)
+  keepalive: { ping: 10, restart: 60 }
+
+ikev2:                              # IPsec: IKEv2 + ESP in UDP
+  enabled: true
+  ports: [500, 4500]
+
+pools:                              # addresses handed to clients
+  ipv4: ${q(s.pool4)}
+  ipv6: ${q(s.pool6)}
+
+dns: ${list(s.dns)}                 # DNS servers pushed to clients
+
+crypto:
+  min-tls: "1.2"                    # lowest TLS version accepted on the control channel
+
+# Groups decide what is inside the tunnel for their members: \`routes\` are pushed to the
+# client (split tunnel), \`allow\` is what the gateway lets through ("any", or "CIDR" with an
+# optional "tcp/80", "udp/1000-2000" or "icmp"); everything else is dropped and counted.
+# A user in no group is in \`default\`.
+groups:
+  default:
+    routes: ${list(s.routes)}
+    allow: ${list(s.routes)}
+    full-tunnel: false              # true: all of the client's traffic goes through the gateway
+    client-to-client: false         # true: members may reach each other's VPN addresses
+`;
+}

@@ -1,0 +1,88 @@
+// The shape of DIR/postern.yaml. Keys are spelled as the admin writes them (kebab-case, like
+// OpenVPN's options); defaults here are the same ones `postern init` writes out in full.
+import { z } from 'zod';
+import { isCidr, isIpAddress, parseCidr } from './cidr.js';
+
+const cidr = z
+  .string()
+  .refine(isCidr, { message: 'expected a CIDR such as 192.0.2.0/24 or 2001:db8::/64' });
+const cidr4 = cidr.refine((s) => parseCidr(s)?.family === 4, { message: 'expected an IPv4 CIDR' });
+const cidr6 = cidr.refine((s) => parseCidr(s)?.family === 6, { message: 'expected an IPv6 CIDR' });
+const ip = z.string().refine(isIpAddress, { message: 'expected an IP address' });
+const port = z.number().int().min(1).max(65535);
+const seconds = z.number().int().min(0);
+
+/** One allow rule: "any", or "CIDR", optionally followed by "tcp/80", "udp/1000-2000", "icmp". */
+export const allowRule = z.string().refine(
+  (s) => {
+    const parts = s.trim().split(/\s+/);
+    if (parts.length === 1 && parts[0] === 'any') return true;
+    if (parts.length < 1 || parts.length > 2 || !isCidr(parts[0] ?? '')) return false;
+    const proto = parts[1];
+    return proto === undefined || /^(icmp|icmpv6|(tcp|udp)(\/\d{1,5}(-\d{1,5})?)?)$/.test(proto);
+  },
+  { message: 'expected "any" or "CIDR [tcp|udp[/PORT[-PORT]]|icmp]", e.g. "192.0.2.10/32 tcp/80"' },
+);
+
+export const groupSchema = z.strictObject({
+  routes: z.array(cidr).default([]),
+  allow: z.array(allowRule).default([]),
+  'full-tunnel': z.boolean().default(false),
+  'client-to-client': z.boolean().default(false),
+});
+
+const listenerSchema = z.strictObject({
+  proto: z.enum(['udp', 'tcp']),
+  address: ip.default('::'),
+  port,
+});
+
+export const configSchema = z.strictObject({
+  name: z.string().min(1).max(64).default('postern'),
+  endpoint: z.string().min(1),
+  store: z.strictObject({ url: z.string().min(1).default('sqlite:postern.db') }).prefault({}),
+  api: z
+    .strictObject({
+      socket: z.string().min(1).default('postern.sock'),
+      http: z.string().min(1).default('127.0.0.1:8443'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    })
+    .prefault({}),
+  openvpn: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      listen: z.array(listenerSchema).default([
+        { proto: 'udp', address: '::', port: 1194 },
+        { proto: 'tcp', address: '::', port: 443 },
+      ]),
+      'data-ciphers': z
+        .array(z.enum(['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']))
+        .min(1)
+        .default(['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']),
+      'tls-crypt': z.enum(['v1', 'v2']).default('v2'),
+      'reneg-sec': seconds.default(3600),
+      keepalive: z
+        .strictObject({ ping: seconds.default(10), restart: seconds.default(60) })
+        .prefault({}),
+    })
+    .prefault({}),
+  ikev2: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      ports: z.array(port).default([500, 4500]),
+    })
+    .prefault({}),
+  pools: z
+    .strictObject({ ipv4: cidr4.default('100.64.0.0/24'), ipv6: cidr6.default('fd00:64::/64') })
+    .prefault({}),
+  dns: z.array(ip).default([]),
+  crypto: z.strictObject({ 'min-tls': z.enum(['1.2', '1.3']).default('1.2') }).prefault({}),
+  groups: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), groupSchema).default({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type GroupConfig = z.infer<typeof groupSchema>;

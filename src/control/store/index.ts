@@ -1,0 +1,7 @@
+export { openStore, type Store, type Db } from './open.js';
+export * from './audit.js';
+export * from './accounting.js';
+export * from './users.js';
+export * from './certificates.js';
+export * from './meta.js';
+export type { Database } from './schema.js';

@@ -1,0 +1,67 @@
+// Opens the store named by postern.yaml's `store.url` and brings its schema up to date.
+import { closeSync, openSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { PosternError } from '../../errors.js';
+import { migrationProvider } from './migrations/index.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export interface Store {
+  readonly db: Db;
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export async function openStore(dir: string, url: string): Promise<Store> {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    throw new PosternError(
+      'STORE_UNSUPPORTED',
+      'the PostgreSQL store is not available in this version',
+      'use store.url: sqlite:postern.db in postern.yaml',
+    );
+  }
+  if (!url.startsWith('sqlite:')) {
+    throw new PosternError(
+      'STORE_BAD_URL',
+      `store.url "${url}" is neither sqlite:FILE nor postgres://…`,
+      'write store.url: sqlite:postern.db',
+    );
+  }
+  const file = url.slice('sqlite:'.length);
+  const path = isAbsolute(file) ? file : join(dir, file);
+  let sqlite: Sqlite.Database;
+  try {
+    // Password hashes and TOTP secrets live here: the file (and SQLite's -wal/-shm, which copy
+    // its mode) is private from the first byte.
+    closeSync(openSync(path, 'a', 0o600));
+    sqlite = new Sqlite(path);
+  } catch (e) {
+    throw new PosternError('STORE_OPEN', `cannot open the store ${path}: ${(e as Error).message}`);
+  }
+  // WAL lets the CLI read and write while the gateway runs; a committed row survives SIGKILL.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db, path);
+  return {
+    db,
+    description: `sqlite:${path}`,
+    close: () => db.destroy(),
+  };
+}
+
+async function migrate(db: Db, where: string): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new PosternError(
+      'STORE_MIGRATION',
+      `migration ${failed} failed on ${where}: ${String(error)}`,
+    );
+  }
+}

@@ -1,0 +1,111 @@
+// The gateway's state as the management plane sees it: configuration, store, live sessions.
+// Protocol listeners hang off this object; the API calls into it.
+import { join } from 'node:path';
+import { loadConfigFile, CONFIG_FILE, type Config } from '../control/config/index.js';
+import { openStore, writeAudit, type Store } from '../control/store/index.js';
+import type { Logger } from '../io/log.js';
+import { SessionTable, type SessionInfo } from './sessions.js';
+
+export interface ListenerInfo {
+  kind: string;
+  address: string;
+}
+
+export interface GatewayStatus {
+  name: string;
+  version: string;
+  pid: number;
+  startedAt: string;
+  uptimeSeconds: number;
+  configFile: string;
+  store: string;
+  listeners: ListenerInfo[];
+  sessions: number;
+}
+
+export const VERSION = '0.1.0';
+
+export class Gateway {
+  readonly dir: string;
+  readonly configFile: string;
+  readonly store: Store;
+  readonly sessions = new SessionTable();
+  readonly listeners: ListenerInfo[] = [];
+  readonly startedAt: Date;
+  readonly #log: Logger;
+  #config: Config;
+
+  private constructor(dir: string, config: Config, store: Store, log: Logger, now: Date) {
+    this.dir = dir;
+    this.configFile = join(dir, CONFIG_FILE);
+    this.#config = config;
+    this.store = store;
+    this.#log = log;
+    this.startedAt = now;
+  }
+
+  static async open(dir: string, log: Logger, now = new Date()): Promise<Gateway> {
+    const config = loadConfigFile(join(dir, CONFIG_FILE));
+    const store = await openStore(dir, config.store.url);
+    return new Gateway(dir, config, store, log, now);
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** Re-reads postern.yaml; a broken file throws and the running configuration stays. */
+  async reload(): Promise<void> {
+    try {
+      this.#config = loadConfigFile(this.configFile);
+    } catch (e) {
+      this.#log.error(
+        { event: 'reload', result: 'fail', error: (e as Error).message },
+        'configuration refused; keeping the running one',
+      );
+      throw e;
+    }
+    this.#log.level = this.#config.log.level;
+    this.#log.info({ event: 'reload', result: 'ok' }, 'configuration reloaded');
+    await writeAudit(
+      this.store.db,
+      { event: 'admin', result: 'ok', reason: 'reload', remote: 'api' },
+      new Date(),
+    );
+  }
+
+  status(now = new Date()): GatewayStatus {
+    return {
+      name: this.#config.name,
+      version: VERSION,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.floor((now.getTime() - this.startedAt.getTime()) / 1000),
+      configFile: this.configFile,
+      store: this.store.description,
+      listeners: [...this.listeners],
+      sessions: this.sessions.size,
+    };
+  }
+
+  listSessions(): SessionInfo[] {
+    return this.sessions.all().map((s) => s.info());
+  }
+
+  /** A user's certificates were revoked or the user deleted: end their sessions now. */
+  async userRevoked(user: string): Promise<number> {
+    const live = this.sessions.ofUser(user);
+    for (const s of live) s.kick('revoked');
+    if (live.length)
+      this.#log.info(
+        { event: 'revoke', user, sessions: live.length },
+        'ended the sessions of a revoked user',
+      );
+    return live.length;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.all()) s.kick('shutdown');
+    await this.store.close();
+  }
+}
