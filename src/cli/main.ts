@@ -14,6 +14,7 @@ import { registerAccounting } from './commands/accounting.js';
 import { registerSessions } from './commands/sessions.js';
 import { registerRekey } from './commands/rekey.js';
 import { registerKick } from './commands/kick.js';
+import { registerDemo } from './commands/demo.js';
 
 const program = new Command('postern')
   .description('Postern: a self-hosted Secure VPN gateway (OpenVPN-compatible SSL VPN and IKEv2)')
@@ -35,6 +36,7 @@ for (const register of [
   registerKick,
   registerAudit,
   registerAccounting,
+  registerDemo,
 ]) {
   register(program);
 }

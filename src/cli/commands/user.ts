@@ -82,7 +82,6 @@ export function registerUser(program: Command): void {
             process.stdout.write(`${art}\n`),
           );
         }
-        process.stdout.write(`next: postern profile ${added.name} --dir ${dir} --format ovpn\n`);
       },
     );
 

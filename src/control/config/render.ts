@@ -21,14 +21,14 @@ export function renderConfig(s: InitSettings): string {
 name: ${q(s.name)}                  # shown in logs, profiles and the console
 endpoint: ${q(s.endpoint)}          # host name or address clients connect to (in profiles and the certificate)
 
-store:
+store:                              # where users, certificates, sessions, audit and accounting live
   url: sqlite:postern.db            # SQLite file in this directory (a postgres:// URL later)
 
-api:
+api:                                # how the CLI and the console reach the gateway
   socket: postern.sock              # unix socket in this directory for the CLI (mode 0600)
   http: 127.0.0.1:8443              # console and HTTP API
 
-log:
+log:                                # JSON lines on stdout
   level: info                       # fatal | error | warn | info | debug | trace
 
 openvpn:                            # SSL VPN, wire-compatible with OpenVPN 2.6 clients
@@ -51,14 +51,14 @@ pools:                              # addresses handed to clients
 
 dns: ${list(s.dns)}                 # DNS servers pushed to clients
 
-crypto:
+crypto:                             # the floor: nothing weaker is negotiated, whatever a peer offers
   min-tls: "1.2"                    # lowest TLS version accepted on the control channel
 
 # Groups decide what is inside the tunnel for their members: \`routes\` are pushed to the
 # client (split tunnel), \`allow\` is what the gateway lets through ("any", or "CIDR" with an
 # optional "tcp/80", "udp/1000-2000" or "icmp"); everything else is dropped and counted.
 # A user in no group is in \`default\`.
-groups:
+groups:                             # see above
   default:
     routes: ${list(s.routes)}
     allow: ${list(s.routes)}
