@@ -1,0 +1,10 @@
+export { AddressPool } from './address-pool.js';
+export {
+  addressToBigInt,
+  bigIntToAddress,
+  contains,
+  netmask4,
+  parseNetwork,
+  type Family,
+  type Network,
+} from './ip-math.js';
