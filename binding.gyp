@@ -1,0 +1,19 @@
+# postern_native: Node-API addon in plain C, built by scripts/build-native.mjs (npm's install
+# script) against the installed Node's headers (--nodedir=/usr). OpenSSL headers, for the
+# coming AEAD fast path, are Node's own (<node include dir>/openssl), and the symbols resolve
+# against the running node binary, so no extra library is linked.
+{
+  'targets': [
+    {
+      'target_name': 'postern_native',
+      'sources': [
+        'native/addon.c',
+        'native/napi_util.c',
+        'native/tun.c',
+        'native/tun_reader.c',
+      ],
+      'defines': ['NAPI_VERSION=8'],
+      'cflags': ['-std=gnu11', '-O2', '-Wall'],
+    },
+  ],
+}
