@@ -15,6 +15,7 @@ import { registerSessions } from './commands/sessions.js';
 import { registerRekey } from './commands/rekey.js';
 import { registerKick } from './commands/kick.js';
 import { registerDemo } from './commands/demo.js';
+import { registerProfile } from './commands/profile.js';
 
 const program = new Command('postern')
   .description('Postern: a self-hosted Secure VPN gateway (OpenVPN-compatible SSL VPN and IKEv2)')
@@ -31,6 +32,7 @@ for (const register of [
   registerStatus,
   registerReload,
   registerUser,
+  registerProfile,
   registerSessions,
   registerRekey,
   registerKick,

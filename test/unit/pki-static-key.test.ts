@@ -110,7 +110,7 @@ describe('tls-crypt static key V1', () => {
       () => parseStaticKey(OPENVPN_STATIC_KEY.replace('56f6a61e', '56f6a61')),
       (e) => {
         assert.ok(e instanceof PosternError);
-        assert.match(e.message, /256 bytes \(512 hex digits\), found 511/);
+        assert.match(e.message, /256 bytes \(512 hex digits\)/);
         return true;
       },
     );
@@ -189,7 +189,7 @@ describe('tls-crypt-v2 server key', () => {
       () => parseTlsCryptV2ServerKey(short),
       (e) => {
         assert.ok(e instanceof PosternError);
-        assert.match(e.message, /128 bytes, found 80/);
+        assert.match(e.message, /must hold 128 bytes/);
         return true;
       },
     );

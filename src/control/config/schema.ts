@@ -1,13 +1,13 @@
 // The shape of DIR/postern.yaml. Keys are spelled as the admin writes them (kebab-case, like
 // OpenVPN's options); defaults here are the same ones `postern init` writes out in full.
 import { z } from 'zod';
-import { isCidr, isIpAddress, parseCidr } from './cidr.js';
+import { cidrFamily, isCidr, isIpAddress } from './cidr.js';
 
 const cidr = z
   .string()
   .refine(isCidr, { message: 'expected a CIDR such as 192.0.2.0/24 or 2001:db8::/64' });
-const cidr4 = cidr.refine((s) => parseCidr(s)?.family === 4, { message: 'expected an IPv4 CIDR' });
-const cidr6 = cidr.refine((s) => parseCidr(s)?.family === 6, { message: 'expected an IPv6 CIDR' });
+const cidr4 = cidr.refine((s) => cidrFamily(s) === 4, { message: 'expected an IPv4 CIDR' });
+const cidr6 = cidr.refine((s) => cidrFamily(s) === 6, { message: 'expected an IPv6 CIDR' });
 const ip = z.string().refine(isIpAddress, { message: 'expected an IP address' });
 const port = z.number().int().min(1).max(65535);
 const seconds = z.number().int().min(0);
