@@ -10,6 +10,7 @@ export const DEBIAN_PACKAGES = [
   'openssl',
   'iputils-ping',
   'procps',
+  'tinyproxy',
   'openvpn',
 ];
 

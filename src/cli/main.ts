@@ -15,6 +15,7 @@ import { registerSessions } from './commands/sessions.js';
 import { registerRekey } from './commands/rekey.js';
 import { registerKick } from './commands/kick.js';
 import { registerDemo } from './commands/demo.js';
+import { registerConnect } from './commands/connect.js';
 import { registerProfile } from './commands/profile.js';
 
 const program = new Command('postern')
@@ -38,6 +39,7 @@ for (const register of [
   registerKick,
   registerAudit,
   registerAccounting,
+  registerConnect,
   registerDemo,
 ]) {
   register(program);

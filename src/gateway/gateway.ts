@@ -25,12 +25,20 @@ export interface GatewayStatus {
 
 export const VERSION = '0.1.0';
 
+/** A protocol service the gateway runs (OpenVPN now, IKEv2 later). */
+export interface GatewayService {
+  /** The CA, CRL or keys on disk changed (a revocation): new handshakes must see it. */
+  refreshCredentials(): Promise<void>;
+  close(): Promise<void>;
+}
+
 export class Gateway {
   readonly dir: string;
   readonly configFile: string;
   readonly store: Store;
   readonly sessions = new SessionTable();
   readonly listeners: ListenerInfo[] = [];
+  readonly services: GatewayService[] = [];
   readonly startedAt: Date;
   readonly #log: Logger;
   #config: Config;
@@ -94,6 +102,7 @@ export class Gateway {
 
   /** A user's certificates were revoked or the user deleted: end their sessions now. */
   async userRevoked(user: string): Promise<number> {
+    for (const s of this.services) await s.refreshCredentials();
     const live = this.sessions.ofUser(user);
     for (const s of live) s.kick('revoked');
     if (live.length)
@@ -105,7 +114,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sessions.all()) s.kick('shutdown');
+    for (const s of this.services) await s.close();
     await this.store.close();
   }
 }

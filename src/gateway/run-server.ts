@@ -5,6 +5,10 @@ import { isAbsolute, join } from 'node:path';
 import { startUnixApi } from '../api/unix-server.js';
 import { createLogger } from '../io/log.js';
 import { Gateway } from './gateway.js';
+import { ReferenceOpenvpnDataPlane } from '../dataplane/reference/openvpn-peers.js';
+import type { LinuxTun } from '../io/tun/linux-tun.js';
+import { OpenvpnService } from './openvpn/openvpn-service.js';
+import { openGatewayTun } from './tunnel-device.js';
 
 export async function runServer(dir: string): Promise<void> {
   const log = createLogger('info', 'postern-gateway');
@@ -16,6 +20,16 @@ export async function runServer(dir: string): Promise<void> {
   const api = await startUnixApi(gw, socketPath);
   gw.listeners.push({ kind: 'api', address: `unix:${socketPath}` });
 
+  let tun: LinuxTun | undefined;
+  if (gw.config.openvpn.enabled) {
+    tun = await openGatewayTun(gw.config, log);
+    const dataPlane = new ReferenceOpenvpnDataPlane(tun, Date.now);
+    tun.onPackets((packets) => dataPlane.fromTun(packets));
+    const openvpn = new OpenvpnService(gw, log, dataPlane);
+    gw.services.push(openvpn);
+    gw.listeners.push(...(await openvpn.start()));
+  }
+
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -24,6 +38,7 @@ export async function runServer(dir: string): Promise<void> {
     await api.close();
     if (existsSync(socketPath)) unlinkSync(socketPath);
     await gw.close();
+    await tun?.close();
     log.info({ event: 'stopped' }, 'stopped');
     log.flush();
     process.exit(0);

@@ -195,6 +195,15 @@ describe('postern CLI contract', () => {
   describe('with a running gateway', () => {
     let gw: RunningGateway;
     before(async () => {
+      // This gateway runs in the test's own namespace: no VPN listeners, so no TUN device and
+      // no forwarding change here (the lab tests run full gateways in namespaces of their own).
+      const file = join(dir, 'postern.yaml');
+      const yaml = readFileSync(file, 'utf8').replace(
+        /^openvpn:(.*)\n {2}enabled: true/m,
+        'openvpn:$1\n  enabled: false',
+      );
+      assert.match(yaml, /^openvpn:.*\n {2}enabled: false/m);
+      writeFileSync(file, yaml);
       gw = await startGateway(dir);
     });
     after(async () => {

@@ -1,0 +1,307 @@
+// Composition root of `postern connect`: a Postern profile in, a working tunnel out. Tries the
+// profile's remotes in order, reconnects with backoff, sets up the TUN device with the pushed
+// addresses and routes, and stops with a non-zero exit when the server refuses us.
+import { randomBytes } from 'node:crypto';
+import { parseStaticKey } from '../crypto/static-key.js';
+import { parseClientKeyFile } from '../crypto/tls-crypt-v2.js';
+import { PosternError } from '../errors.js';
+import { loadPosternProfile, type PosternProfile } from '../control/profile/postern-profile.js';
+import { ReferenceOpenvpnDataPlane } from '../dataplane/reference/openvpn-peers.js';
+import { createLogger, type Logger } from '../io/log.js';
+import { openTun, type LinuxTun } from '../io/tun/linux-tun.js';
+import { clientTlsEngineFactory } from '../io/tls/tls-engine.js';
+import {
+  ClientSession,
+  type ClientControlWrap,
+  type ClientOutput,
+} from '../proto/openvpn/session/client-session.js';
+import type { PushedConfig } from '../proto/openvpn/push-reply.js';
+import { Opcode, OPCODE_SHIFT } from '../wire/openvpn/constants.js';
+import { openLink, type Link } from './link.js';
+
+export interface ConnectOptions {
+  profilePath: string;
+  httpProxy?: { host: string; port: number };
+  /** For profiles with a password; else $POSTERN_PASSWORD. */
+  password?: string;
+  /** For profiles with one-time codes; else $POSTERN_OTP. */
+  otp?: string;
+}
+
+const BACKOFF_FIRST_MS = 1000;
+const BACKOFF_MAX_MS = 30_000;
+const KEEPALIVE_TICK_MS = 1000;
+const GOODBYE_WAIT_MS = 2000;
+const CERTIFICATE_ALERT =
+  /certificate (revoked|expired|unknown)|bad certificate|unknown ca|alert number 4[2-8]/i;
+
+type AttemptEnd =
+  { kind: 'refused'; reason: string } | { kind: 'closed'; reason: string } | { kind: 'stopped' };
+
+function controlWrap(p: PosternProfile): ClientControlWrap {
+  if (p.tlsCrypt.version === 'v2') {
+    const k = parseClientKeyFile(p.tlsCrypt.key);
+    if (!k.ok)
+      throw new PosternError(
+        'PROFILE_INVALID',
+        `the profile's tls-crypt-v2 key is unreadable (${k.reason})`,
+      );
+    return { kind: 'tls-crypt-v2', clientKey: k.clientKey, wkc: k.wkc };
+  }
+  const k = parseStaticKey(p.tlsCrypt.key);
+  if (!k.ok)
+    throw new PosternError(
+      'PROFILE_INVALID',
+      `the profile's tls-crypt key is unreadable (${k.reason})`,
+    );
+  return { kind: 'tls-crypt', key: k.key };
+}
+
+function prefixOf(netmask: string): number {
+  return netmask
+    .split('.')
+    .reduce((n, octet) => n + (Number(octet) >>> 0).toString(2).replace(/0/g, '').length, 0);
+}
+
+export class Connector {
+  readonly #o: ConnectOptions;
+  readonly #log: Logger;
+  readonly #profile: PosternProfile;
+  #tun: LinuxTun | undefined;
+  #dp: ReferenceOpenvpnDataPlane | undefined;
+  #stopping = false;
+  #stopCurrent: (() => void) | undefined;
+
+  constructor(o: ConnectOptions) {
+    this.#o = o;
+    this.#log = createLogger('info', 'postern-connect');
+    this.#profile = loadPosternProfile(o.profilePath);
+  }
+
+  /** Runs until stopped (resolves 0) or refused (resolves 1). */
+  async run(): Promise<number> {
+    let backoff = BACKOFF_FIRST_MS;
+    for (let attempt = 0; !this.#stopping; attempt++) {
+      const remote = this.#profile.remotes[attempt % this.#profile.remotes.length];
+      if (!remote) throw new PosternError('PROFILE_INVALID', 'the profile names no remote');
+      const end = await this.#attempt(remote).catch((e: unknown) => ({
+        kind: 'closed' as const,
+        reason: (e as Error).message,
+      }));
+      if (end.kind === 'stopped' || this.#stopping) break;
+      if (end.kind === 'refused') {
+        this.#log.error({ event: 'refused', reason: end.reason }, 'the server refused us');
+        await this.#cleanup();
+        return 1;
+      }
+      this.#log.warn(
+        { event: 'disconnected', reason: end.reason, retryInMs: backoff },
+        'link lost; reconnecting',
+      );
+      await new Promise((r) => setTimeout(r, backoff));
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+      if (end.reason === 'connected-then-lost') backoff = BACKOFF_FIRST_MS;
+    }
+    await this.#cleanup();
+    return 0;
+  }
+
+  stop(): void {
+    this.#stopping = true;
+    this.#stopCurrent?.();
+  }
+
+  async #cleanup(): Promise<void> {
+    await this.#tun?.close();
+    this.#tun = undefined;
+  }
+
+  #credentials(): { username?: string; password?: string } {
+    const { password: needsPassword, totp } = this.#profile.auth;
+    if (!needsPassword && !totp) return {};
+    const password = this.#o.password ?? process.env.POSTERN_PASSWORD ?? '';
+    if (!totp) return { username: this.#profile.user, password };
+    const otp = this.#o.otp ?? process.env.POSTERN_OTP ?? '';
+    const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+    return { username: this.#profile.user, password: `SCRV1:${b64(password)}:${b64(otp)}` };
+  }
+
+  #attempt(remote: PosternProfile['remotes'][number]): Promise<AttemptEnd> {
+    return new Promise((resolve, reject) => {
+      openLink(remote, remote.proto === 'tcp' ? this.#o.httpProxy : undefined).then(
+        (link) => this.#runSession(link, resolve),
+        reject,
+      );
+    });
+  }
+
+  #runSession(link: Link, resolve: (end: AttemptEnd) => void): void {
+    const p = this.#profile;
+    this.#log.info({ event: 'connecting', link: link.description }, 'connecting');
+    this.#dp?.removePeer(0); // the last session's keys die with it
+    let refused: string | undefined;
+    let connected = false;
+    let pushed: PushedConfig | undefined;
+    let finished = false;
+    let wakePending = false;
+    let timer: NodeJS.Timeout | undefined;
+    const core: ClientSession = new ClientSession({
+      wrap: controlWrap(p),
+      createTls: clientTlsEngineFactory({
+        ca: p.ca,
+        cert: p.cert,
+        key: p.key,
+        minVersion: p.tlsMin === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+        serverCommonName: p.verifyName,
+      }),
+      random: (n) => new Uint8Array(randomBytes(n)),
+      now: Date.now(),
+      dataCiphers: p.dataCiphers,
+      transport: link.proto,
+      ...this.#credentials(),
+      wake: () => {
+        if (wakePending || finished) return;
+        wakePending = true;
+        setImmediate(() => {
+          wakePending = false;
+          if (!finished) run(core.handleTlsEvents(Date.now()));
+        });
+      },
+    });
+    const finish = (end: AttemptEnd): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      clearInterval(keepalive);
+      this.#stopCurrent = undefined;
+      void link.close();
+      resolve(end);
+    };
+    const run = (outputs: ClientOutput[]): void => {
+      for (const out of outputs) {
+        switch (out.kind) {
+          case 'send':
+            link.send(out.packet);
+            break;
+          case 'configured':
+            pushed = out.pushed;
+            break;
+          case 'established':
+            void this.#bringUp(link, pushed, out.peerId).then(
+              (addresses) => {
+                connected = true;
+                this.#log.info(
+                  { event: 'connected', link: link.description, cipher: out.cipher, ...addresses },
+                  'tunnel up',
+                );
+              },
+              (e: unknown) => {
+                this.#log.error(
+                  { event: 'tun', error: (e as Error).message },
+                  'cannot set up the TUN device',
+                );
+                finish({ kind: 'closed', reason: (e as Error).message });
+              },
+            );
+            break;
+          case 'keys':
+            this.#pendingKeys.push(out);
+            this.#installKeys();
+            break;
+          case 'retireKey':
+            this.#dp?.retireKey(0, out.keyId);
+            break;
+          case 'refused':
+            refused = out.reason ?? 'AUTH_FAILED';
+            break;
+          case 'closed':
+            if (refused !== undefined || out.reason === 'auth-failed')
+              return finish({ kind: 'refused', reason: refused ?? out.detail ?? out.reason });
+            // The server's TLS alert about our certificate (revoked, unknown CA, expired) is a
+            // refusal too: retrying cannot help.
+            if (out.reason === 'tls-error' && CERTIFICATE_ALERT.test(out.detail ?? ''))
+              return finish({ kind: 'refused', reason: out.detail ?? out.reason });
+            if (this.#stopping) return finish({ kind: 'stopped' });
+            return finish({
+              kind: 'closed',
+              reason: connected
+                ? 'connected-then-lost'
+                : `${out.reason}${out.detail ? `: ${out.detail}` : ''}`,
+            });
+        }
+      }
+      clearTimeout(timer);
+      const at = core.nextDeadline();
+      if (at !== undefined && !finished)
+        timer = setTimeout(() => run(core.handleTimeout(Date.now())), Math.max(0, at - Date.now()));
+    };
+    link.onPacket((bytes) => {
+      if (finished) return;
+      const op = (bytes[0] ?? 0) >> OPCODE_SHIFT;
+      if (op === Opcode.DATA_V2 || op === Opcode.DATA_V1) this.#dp?.fromNetwork(0, bytes);
+      else run(core.receive(bytes, Date.now()));
+    });
+    link.onClose((why) =>
+      finish({ kind: 'closed', reason: connected ? 'connected-then-lost' : why }),
+    );
+    const keepalive = setInterval(() => {
+      const c = this.#dp?.counters(0);
+      if (!connected || !pushed || !c) return;
+      const now = Date.now();
+      if (pushed.pingRestart && now - c.lastRxMs > pushed.pingRestart * 1000) {
+        run(core.close('ping-restart', now, `no packet for ${pushed.pingRestart}s`));
+      } else if (pushed.ping && now - c.lastTxMs >= pushed.ping * 1000) {
+        this.#dp?.sendPing(0);
+      }
+    }, KEEPALIVE_TICK_MS);
+    this.#stopCurrent = () => {
+      run(core.disconnect(Date.now()));
+      setTimeout(() => finish({ kind: 'stopped' }), GOODBYE_WAIT_MS);
+    };
+    this.#pendingKeys = [];
+    run(core.start(Date.now()));
+  }
+
+  #pendingKeys: Extract<ClientOutput, { kind: 'keys' }>[] = [];
+
+  #installKeys(): void {
+    if (!this.#dp || !this.#dp.hasPeer(0)) return;
+    for (const k of this.#pendingKeys.splice(0)) this.#dp.installKey(0, k.keyId, k.keys);
+  }
+
+  /** First time: the TUN device with the pushed addresses and routes. Later: the new link. */
+  async #bringUp(
+    link: Link,
+    pushed: PushedConfig | undefined,
+    peerId: number | undefined,
+  ): Promise<{
+    address4: string | null;
+    address6: string | null;
+    routes: string[];
+    dns: string[];
+  }> {
+    const address4 = pushed?.ifconfig
+      ? `${pushed.ifconfig.local}/${prefixOf(pushed.ifconfig.netmask)}`
+      : null;
+    const address6 = pushed?.ifconfigIpv6
+      ? `${pushed.ifconfigIpv6.address}/${pushed.ifconfigIpv6.prefixLength}`
+      : null;
+    const routes = [
+      ...(pushed?.routes ?? []).map((r) => `${r.network}/${prefixOf(r.netmask)}`),
+      ...(pushed?.routesIpv6 ?? []).map((r) => r.network),
+      ...(pushed?.redirectGateway ? ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1'] : []),
+    ];
+    if (!this.#tun) {
+      this.#tun = await openTun({
+        addresses: [address4, address6].filter((a): a is string => a !== null),
+        routes,
+      });
+      this.#dp = new ReferenceOpenvpnDataPlane(this.#tun, Date.now);
+      const dp = this.#dp;
+      this.#tun.onPackets((packets) => dp.fromTun(packets));
+    }
+    this.#dp?.addPeer(0, { transport: link, addresses: [], sendPeerId: peerId, upstream: true });
+    this.#installKeys();
+    return { address4, address6, routes, dns: pushed?.dns ?? [] };
+  }
+}

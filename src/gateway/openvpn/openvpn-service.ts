@@ -1,0 +1,498 @@
+// The gateway's OpenVPN side: UDP and TCP listeners, the stateless first contact, one
+// SessionDriver per client, authorisation, addresses, data keys into the data path, keepalive,
+// and the records (audit, accounting) each session leaves.
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { isIPv6 } from 'node:net';
+import type { Config } from '../../control/config/index.js';
+import { AddressPool } from '../../control/pool/index.js';
+import {
+  readCaCertPem,
+  readCrlPem,
+  readTlsCryptKey,
+  readTlsCryptV2ServerKey,
+  loadServer,
+} from '../../control/pki/index.js';
+import { startAccounting, updateAccounting, writeAudit } from '../../control/store/index.js';
+import type { ReferenceOpenvpnDataPlane } from '../../dataplane/reference/openvpn-peers.js';
+import { TcpPacketStream } from '../../io/net/tcp-packets.js';
+import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
+import type { Logger } from '../../io/log.js';
+import { serverTlsEngineFactory } from '../../io/tls/tls-engine.js';
+import {
+  handleFirstContact,
+  type FirstContactConfig,
+  type ServerControlWrap,
+  type ServerSessionStart,
+} from '../../proto/openvpn/session/first-contact.js';
+import { ServerSession } from '../../proto/openvpn/session/server-session.js';
+import type { TlsEngineFactory } from '../../proto/openvpn/session/tls-engine.js';
+import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
+import type { Gateway } from '../gateway.js';
+import { authorize } from './authorize.js';
+import { pushConfigFor } from './push-config.js';
+import { SessionDriver, type DriverHooks } from './session-driver.js';
+
+const PEER_ID_LIMIT = 0xffffff;
+const KEEPALIVE_SWEEP_MS = 1000;
+const ACCOUNTING_INTERIM_MS = 30_000;
+
+const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
+
+export class OpenvpnService {
+  readonly #gw: Gateway;
+  readonly #log: Logger;
+  readonly #dp: ReferenceOpenvpnDataPlane;
+  readonly #udp: UdpEndpoint[] = [];
+  readonly #tcp: Server[] = [];
+  readonly #byUdpRemote = new Map<string, SessionDriver>();
+  readonly #byPeerId = new Map<number, SessionDriver>();
+  readonly #cookieKey = randomBytes(32);
+  readonly #pool4: AddressPool;
+  readonly #pool6: AddressPool;
+  readonly #lastAddress = new Map<string, { v4?: string; v6?: string }>();
+  #wrap!: ServerControlWrap;
+  #tls!: TlsEngineFactory;
+  #nextPeerId = 0;
+  #sweep: NodeJS.Timeout | undefined;
+  #interim: NodeJS.Timeout | undefined;
+  readonly drops = new Map<string, number>();
+
+  constructor(gw: Gateway, log: Logger, dp: ReferenceOpenvpnDataPlane) {
+    this.#gw = gw;
+    this.#log = log;
+    this.#dp = dp;
+    this.#pool4 = new AddressPool(gw.config.pools.ipv4);
+    this.#pool6 = new AddressPool(gw.config.pools.ipv6);
+  }
+
+  get config(): Config {
+    return this.#gw.config;
+  }
+
+  async start(): Promise<{ kind: string; address: string }[]> {
+    await this.refreshCredentials();
+    const bound: { kind: string; address: string }[] = [];
+    for (const l of this.config.openvpn.listen) {
+      if (l.proto === 'udp') {
+        const ep = await UdpEndpoint.bind(l.address, l.port);
+        ep.onDatagram((bytes, from) => this.#onUdp(ep, bytes, from));
+        this.#udp.push(ep);
+        bound.push({ kind: 'openvpn-udp', address: `${l.address}:${ep.port}` });
+      } else {
+        const server = createServer((socket) => this.#onTcp(socket));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: l.address, port: l.port, ipv6Only: false }, () => resolve());
+        });
+        this.#tcp.push(server);
+        const port = (server.address() as { port: number }).port;
+        bound.push({ kind: 'openvpn-tcp', address: `${l.address}:${port}` });
+      }
+    }
+    this.#sweep = setInterval(() => this.#keepalive(), KEEPALIVE_SWEEP_MS);
+    this.#interim = setInterval(() => void this.#accountingInterim(false), ACCOUNTING_INTERIM_MS);
+    return bound;
+  }
+
+  /** Re-reads the server certificate, CA, CRL and control-channel key (after a revocation). */
+  async refreshCredentials(): Promise<void> {
+    const dir = this.#gw.dir;
+    const server = await loadServer(dir);
+    this.#tls = serverTlsEngineFactory({
+      cert: server.certPem,
+      key: server.keyPem,
+      ca: await readCaCertPem(dir),
+      crl: await readCrlPem(dir),
+      minVersion: this.config.crypto['min-tls'] === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
+    });
+    this.#wrap =
+      this.config.openvpn['tls-crypt'] === 'v2'
+        ? { kind: 'tls-crypt-v2', serverKey: await readTlsCryptV2ServerKey(dir) }
+        : { kind: 'tls-crypt', key: await readTlsCryptKey(dir) };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    clearInterval(this.#interim);
+    for (const d of [...this.#byPeerId.values()]) d.close('shutdown');
+    await this.#accountingInterim(true);
+    await Promise.all(this.#udp.map((u) => u.close()));
+    await Promise.all(
+      this.#tcp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+    );
+  }
+
+  #count(what: string): void {
+    this.drops.set(what, (this.drops.get(what) ?? 0) + 1);
+  }
+
+  #firstContactConfig(): FirstContactConfig {
+    return { wrap: this.#wrap, cookieKey: this.#cookieKey };
+  }
+
+  // UDP: DATA to the data path by peer-id (a float when the address changed), control to the
+  // session of that address, anything else to the stateless first contact.
+  #onUdp(ep: UdpEndpoint, bytes: Uint8Array, from: UdpRemote): void {
+    const op = (bytes[0] ?? 0) >> OPCODE_SHIFT;
+    if (op === Opcode.DATA_V2 && bytes.length >= 4) {
+      const peerId = ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0);
+      const d = this.#byPeerId.get(peerId);
+      if (!d) return this.#count('udp-unknown-peer');
+      const verdict = this.#dp.fromNetwork(peerId, bytes);
+      if ((verdict === 'delivered' || verdict === 'ping') && d.protocol === 'openvpn-udp') {
+        const key = udpKey(from);
+        if (this.#byUdpRemote.get(key) !== d) this.#float(d, ep, from);
+      }
+      return;
+    }
+    const d = this.#byUdpRemote.get(udpKey(from));
+    if (op === Opcode.DATA_V1) {
+      if (d) this.#dp.fromNetwork(d.peerId, bytes);
+      else this.#count('udp-unknown-peer');
+      return;
+    }
+    if (d) return d.receive(bytes);
+    const verdict = handleFirstContact(
+      this.#firstContactConfig(),
+      bytes,
+      { ip: from.address, port: from.port },
+      Date.now(),
+    );
+    if (verdict.kind === 'drop') return this.#count(`first-contact-${verdict.reason}`);
+    if (verdict.kind === 'reply') return ep.send(verdict.packet, from);
+    const transport = { send: (p: Uint8Array) => ep.send(p, from) };
+    const driver = this.#open('openvpn-udp', verdict.start, transport, remoteText(from));
+    this.#byUdpRemote.set(udpKey(from), driver);
+    driver.receive(bytes);
+  }
+
+  #float(d: SessionDriver, ep: UdpEndpoint, to: UdpRemote): void {
+    for (const [k, v] of this.#byUdpRemote) if (v === d) this.#byUdpRemote.delete(k);
+    this.#byUdpRemote.set(udpKey(to), d);
+    d.transport = { send: (p: Uint8Array) => ep.send(p, to) };
+    this.#dp.setTransport(d.peerId, d.transport);
+    this.#log.info(
+      { event: 'float', session: d.id, user: d.user, from: d.remote, to: remoteText(to) },
+      'client address changed',
+    );
+    d.remote = remoteText(to);
+  }
+
+  // TCP: the same first contact over one connection; every packet after it belongs to it.
+  #onTcp(socket: Socket): void {
+    const remote = socket.remoteAddress ?? '?';
+    const from = { ip: remote.replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 };
+    const stream = new TcpPacketStream(socket);
+    let driver: SessionDriver | undefined;
+    stream.onPacket((bytes) => {
+      const op = (bytes[0] ?? 0) >> OPCODE_SHIFT;
+      if (driver) {
+        if (op === Opcode.DATA_V2 || op === Opcode.DATA_V1)
+          this.#dp.fromNetwork(driver.peerId, bytes);
+        else driver.receive(bytes);
+        return;
+      }
+      const verdict = handleFirstContact(this.#firstContactConfig(), bytes, from, Date.now());
+      if (verdict.kind === 'drop') {
+        this.#count(`first-contact-${verdict.reason}`);
+        stream.close('bad first packet');
+        return;
+      }
+      if (verdict.kind === 'reply') return stream.send(verdict.packet);
+      driver = this.#open(
+        'openvpn-tcp',
+        verdict.start,
+        stream,
+        isIPv6(from.ip) ? `[${from.ip}]:${from.port}` : `${from.ip}:${from.port}`,
+      );
+      driver.receive(bytes);
+    });
+    stream.onClose(() => driver?.close('exit', 'connection closed'));
+  }
+
+  #allocatePeerId(): number {
+    for (let i = 0; i < PEER_ID_LIMIT; i++) {
+      const id = this.#nextPeerId;
+      this.#nextPeerId = (this.#nextPeerId + 1) % PEER_ID_LIMIT;
+      if (!this.#byPeerId.has(id)) return id;
+    }
+    throw new Error('no free peer id');
+  }
+
+  #open(
+    protocol: 'openvpn-udp' | 'openvpn-tcp',
+    start: ServerSessionStart,
+    transport: { send(p: Uint8Array): void },
+    remote: string,
+  ): SessionDriver {
+    const peerId = this.#allocatePeerId();
+    const driver = new SessionDriver({ protocol, peerId, transport, remote, hooks: this.#hooks });
+    driver.core = new ServerSession({
+      start,
+      createTls: this.#tls,
+      random: (n) => new Uint8Array(randomBytes(n)),
+      now: Date.now(),
+      dataCiphers: this.config.openvpn['data-ciphers'],
+      peerId,
+      renegotiation: { renegSec: this.config.openvpn['reneg-sec'] },
+      transport: protocol === 'openvpn-udp' ? 'udp' : 'tcp',
+      wake: driver.wake,
+    });
+    this.#byPeerId.set(peerId, driver);
+    return driver;
+  }
+
+  readonly #hooks: DriverHooks = {
+    authenticate: (d, out) => {
+      void this.#authenticate(d, out.request);
+    },
+    keys: (d, out) => {
+      if (!this.#dp.hasPeer(d.peerId)) {
+        this.#dp.addPeer(d.peerId, {
+          transport: d.transport,
+          addresses: [d.address4, d.address6].filter((a): a is string => a !== null),
+          sendPeerId: out.peerId,
+        });
+      }
+      this.#dp.installKey(d.peerId, out.keyId, out.keys);
+      if (d.keyCount > 1) {
+        void writeAudit(
+          this.#gw.store.db,
+          {
+            event: 'rekey',
+            user: d.user,
+            remote: d.remote,
+            result: 'ok',
+            reason: `key id ${out.keyId}`,
+            detail: { session: d.id },
+          },
+          new Date(),
+        );
+        this.#log.info(
+          { event: 'rekey', session: d.id, user: d.user, keyId: out.keyId },
+          'new data keys',
+        );
+      }
+    },
+    retireKey: (d, keyId) => this.#dp.retireKey(d.peerId, keyId),
+    established: (d, out) => {
+      d.cipher = out.cipher;
+      d.connectedAt = new Date();
+      this.#gw.sessions.add(d);
+      const now = new Date();
+      void writeAudit(
+        this.#gw.store.db,
+        {
+          event: 'session.start',
+          user: d.user,
+          remote: d.remote,
+          result: 'ok',
+          reason: null,
+          detail: {
+            session: d.id,
+            protocol: d.protocol,
+            cipher: out.cipher,
+            address4: d.address4,
+            address6: d.address6,
+            tls: out.tls.protocol,
+          },
+        },
+        now,
+      );
+      void startAccounting(
+        this.#gw.store.db,
+        { session: d.id, user: d.user, protocol: d.protocol },
+        now,
+      );
+      this.#log.info(
+        {
+          event: 'session.start',
+          session: d.id,
+          user: d.user,
+          protocol: d.protocol,
+          remote: d.remote,
+          address4: d.address4,
+          address6: d.address6,
+          cipher: out.cipher,
+        },
+        'client connected',
+      );
+    },
+    closed: (d, reason, detail) => this.#closed(d, reason, detail),
+    kicked: (d) => {
+      d.finalCounters = this.#dp.counters(d.peerId);
+      this.#dp.removePeer(d.peerId);
+      this.#gw.sessions.remove(d.id);
+    },
+    counters: (d) => {
+      const c = d.finalCounters ?? this.#dp.counters(d.peerId);
+      return { bytesIn: c?.bytesIn ?? 0, bytesOut: c?.bytesOut ?? 0 };
+    },
+  };
+
+  async #authenticate(d: SessionDriver, req: Parameters<typeof authorize>[1]): Promise<void> {
+    const now = new Date();
+    let decision;
+    try {
+      decision = await authorize(this.#gw.store.db, req);
+    } catch (e) {
+      decision = {
+        ok: false as const,
+        user: req.commonName,
+        reason: `internal error: ${(e as Error).message}`,
+      };
+    }
+    if (d.isClosed) return;
+    d.user = decision.user ?? '';
+    d.authAudited = true;
+    if (!decision.ok) {
+      await writeAudit(
+        this.#gw.store.db,
+        {
+          event: 'auth',
+          user: decision.user ?? null,
+          remote: d.remote,
+          result: 'fail',
+          reason: decision.reason,
+          detail: { protocol: d.protocol },
+        },
+        now,
+      );
+      this.#log.warn(
+        {
+          event: 'auth',
+          result: 'fail',
+          user: decision.user,
+          remote: d.remote,
+          reason: decision.reason,
+        },
+        'client refused',
+      );
+      d.run(d.core.reject(undefined, Date.now()));
+      return;
+    }
+    const last = this.#lastAddress.get(decision.user);
+    const v4 = this.#pool4.allocate(last?.v4);
+    const v6 = this.#pool6.allocate(last?.v6);
+    if (!v4 && !v6) {
+      await writeAudit(
+        this.#gw.store.db,
+        {
+          event: 'auth',
+          user: decision.user,
+          remote: d.remote,
+          result: 'fail',
+          reason: 'address pool exhausted',
+        },
+        now,
+      );
+      d.run(d.core.reject('address pool exhausted', Date.now()));
+      return;
+    }
+    d.address4 = v4 ?? null;
+    d.address6 = v6 ?? null;
+    this.#lastAddress.set(decision.user, { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) });
+    await writeAudit(
+      this.#gw.store.db,
+      {
+        event: 'auth',
+        user: decision.user,
+        remote: d.remote,
+        result: 'ok',
+        reason: null,
+        detail: { protocol: d.protocol, cipher: req.cipher, groups: decision.groups },
+      },
+      now,
+    );
+    if (d.isClosed) return;
+    d.run(d.core.accept(pushConfigFor(this.config, decision.groups, { v4, v6 }), Date.now()));
+  }
+
+  #closed(d: SessionDriver, reason: string, detail: string | undefined): void {
+    const counters = d.finalCounters ?? this.#dp.counters(d.peerId);
+    this.#dp.removePeer(d.peerId);
+    this.#byPeerId.delete(d.peerId);
+    for (const [k, v] of this.#byUdpRemote) if (v === d) this.#byUdpRemote.delete(k);
+    if (d.address4) this.#pool4.release(d.address4);
+    if (d.address6) this.#pool6.release(d.address6);
+    if (d.transport instanceof TcpPacketStream) d.transport.close(reason);
+    const now = new Date();
+    const db = this.#gw.store.db;
+    if (d.connectedAt) {
+      this.#gw.sessions.remove(d.id);
+      void writeAudit(
+        db,
+        {
+          event: 'session.stop',
+          user: d.user,
+          remote: d.remote,
+          result: 'ok',
+          reason: detail ? `${reason}: ${detail}` : reason,
+          detail: {
+            session: d.id,
+            bytesIn: counters?.bytesIn ?? 0,
+            bytesOut: counters?.bytesOut ?? 0,
+          },
+        },
+        now,
+      );
+      void updateAccounting(
+        db,
+        d.id,
+        counters ?? { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
+        now,
+        true,
+      );
+      this.#log.info(
+        { event: 'session.stop', session: d.id, user: d.user, reason, detail },
+        'client disconnected',
+      );
+    } else if (
+      !d.authAudited &&
+      (reason === 'tls-error' ||
+        reason === 'auth-failed' ||
+        reason === 'protocol-error' ||
+        reason === 'handshake-timeout')
+    ) {
+      void writeAudit(
+        db,
+        {
+          event: 'auth',
+          user: d.core.commonName ?? null,
+          remote: d.remote,
+          result: 'fail',
+          reason: detail ? `${reason}: ${detail}` : reason,
+          detail: { protocol: d.protocol },
+        },
+        now,
+      );
+      this.#log.warn(
+        { event: 'auth', result: 'fail', remote: d.remote, reason, detail },
+        'client refused',
+      );
+    }
+  }
+
+  #keepalive(): void {
+    const now = Date.now();
+    for (const d of this.#byPeerId.values()) {
+      const ka = d.core.keepalive;
+      const c = this.#dp.counters(d.peerId);
+      if (!ka || !c || !d.connectedAt) continue;
+      if (now - c.lastRxMs > ka.timeoutSec * 1000) {
+        d.close('ping-restart', `no packet for ${ka.timeoutSec}s`);
+        continue;
+      }
+      if (now - c.lastTxMs >= ka.pingIntervalSec * 1000) this.#dp.sendPing(d.peerId);
+    }
+  }
+
+  async #accountingInterim(final: boolean): Promise<void> {
+    const now = new Date();
+    for (const d of this.#byPeerId.values()) {
+      const c = this.#dp.counters(d.peerId);
+      if (c && d.connectedAt) await updateAccounting(this.#gw.store.db, d.id, c, now, final);
+    }
+  }
+}

@@ -1,0 +1,150 @@
+// Runs one ServerSession core against real time and real transports: feeds it packets, TLS
+// events and timeouts, and carries out what it asks (send, authenticate, keys, close).
+import { randomBytes } from 'node:crypto';
+import type { PeerTransport } from '../../dataplane/reference/openvpn-peers.js';
+import type { ServerOutput, ServerSession } from '../../proto/openvpn/session/server-session.js';
+import type { CloseReason } from '../../proto/openvpn/session/session-core.js';
+import type { Protocol, SessionInfo, LiveSession } from '../sessions.js';
+
+export interface DriverHooks {
+  authenticate(d: SessionDriver, out: Extract<ServerOutput, { kind: 'authenticate' }>): void;
+  keys(d: SessionDriver, out: Extract<ServerOutput, { kind: 'keys' }>): void;
+  retireKey(d: SessionDriver, keyId: number): void;
+  established(d: SessionDriver, out: Extract<ServerOutput, { kind: 'established' }>): void;
+  closed(d: SessionDriver, reason: CloseReason, detail: string | undefined): void;
+  /** The gateway ended the session: its traffic stops now, before the goodbye is acknowledged. */
+  kicked(d: SessionDriver): void;
+  counters(d: SessionDriver): { bytesIn: number; bytesOut: number };
+}
+
+export class SessionDriver implements LiveSession {
+  readonly id = randomBytes(4).toString('hex');
+  readonly protocol: Protocol;
+  readonly peerId: number;
+  core!: ServerSession;
+  transport: PeerTransport;
+  remote: string;
+  user = '';
+  address4: string | null = null;
+  address6: string | null = null;
+  cipher: string | null = null;
+  connectedAt: Date | undefined;
+  rekeys = 0;
+  keyCount = 0;
+  isClosed = false;
+  /** An audit record about this attempt was written (auth ok/fail), so a close needs no other. */
+  authAudited = false;
+  /** Traffic totals frozen when the data path let go of the session early (a kick). */
+  finalCounters:
+    { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number } | undefined;
+  readonly #hooks: DriverHooks;
+  #timer: NodeJS.Timeout | undefined;
+  #wakePending = false;
+
+  constructor(o: {
+    protocol: Protocol;
+    peerId: number;
+    transport: PeerTransport;
+    remote: string;
+    hooks: DriverHooks;
+  }) {
+    this.protocol = o.protocol;
+    this.peerId = o.peerId;
+    this.transport = o.transport;
+    this.remote = o.remote;
+    this.#hooks = o.hooks;
+  }
+
+  /** The core's wake callback: TLS events are queued; handle them soon, never re-entrantly. */
+  wake = (): void => {
+    if (this.#wakePending || this.isClosed) return;
+    this.#wakePending = true;
+    setImmediate(() => {
+      this.#wakePending = false;
+      if (!this.isClosed) this.run(this.core.handleTlsEvents(Date.now()));
+    });
+  };
+
+  receive(packet: Uint8Array): void {
+    if (!this.isClosed) this.run(this.core.receive(packet, Date.now()));
+  }
+
+  run(outputs: ServerOutput[]): void {
+    for (const out of outputs) {
+      switch (out.kind) {
+        case 'send':
+          this.transport.send(out.packet);
+          break;
+        case 'authenticate':
+          this.#hooks.authenticate(this, out);
+          break;
+        case 'keys':
+          this.keyCount += 1;
+          if (this.keyCount > 1) this.rekeys += 1;
+          this.#hooks.keys(this, out);
+          break;
+        case 'retireKey':
+          this.#hooks.retireKey(this, out.keyId);
+          break;
+        case 'established':
+          this.#hooks.established(this, out);
+          break;
+        case 'closed':
+          this.#finish(out.reason, out.detail);
+          return;
+      }
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const at = this.core.nextDeadline();
+    if (at === undefined || this.isClosed) return;
+    this.#timer = setTimeout(
+      () => this.run(this.core.handleTimeout(Date.now())),
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  close(reason: CloseReason, detail?: string): void {
+    if (!this.isClosed) this.run(this.core.close(reason, Date.now(), detail));
+  }
+
+  #finish(reason: CloseReason, detail: string | undefined): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#hooks.closed(this, reason, detail);
+  }
+
+  // LiveSession, for the API.
+
+  info(): SessionInfo {
+    const c = this.#hooks.counters(this);
+    return {
+      id: this.id,
+      user: this.user,
+      protocol: this.protocol,
+      remote: this.remote,
+      address4: this.address4,
+      address6: this.address6,
+      cipher: this.cipher,
+      connectedAt: (this.connectedAt ?? new Date()).toISOString(),
+      bytesIn: c.bytesIn,
+      bytesOut: c.bytesOut,
+      rekeys: this.rekeys,
+    };
+  }
+
+  rekey(): void {
+    if (!this.isClosed) this.run(this.core.rekey(Date.now()));
+  }
+
+  kick(reason: string): void {
+    if (this.isClosed) return;
+    this.#hooks.kicked(this);
+    this.run(this.core.kick(reason, Date.now()));
+  }
+}

@@ -1,0 +1,201 @@
+// A real Postern gateway in the lab's gw namespace, and real clients in the laptop namespace,
+// for end-to-end tests.
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Lab } from '../../src/lab/index.js';
+import { BIN, postern, tempDir } from './postern-cli.js';
+
+export interface LineWatcher {
+  lines: string[];
+  waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+export function watchLines(proc: ChildProcess, what: string): LineWatcher {
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  const feed = (line: string): void => {
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (w.re.test(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  if (proc.stdout) createInterface({ input: proc.stdout }).on('line', feed);
+  if (proc.stderr) createInterface({ input: proc.stderr }).on('line', feed);
+  return {
+    lines,
+    waitFor(re, timeoutMs = 30_000) {
+      const seen = lines.find((l) => re.test(l));
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `${what}: no line matching ${re} within ${timeoutMs} ms; last lines:\n${lines.slice(-30).join('\n')}`,
+              ),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          re,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
+      });
+    },
+  };
+}
+
+export interface LabGateway {
+  dir: string;
+  proc: ChildProcess;
+  log: LineWatcher;
+  cli(args: string[], input?: string): ReturnType<typeof postern>;
+  /** Adds a user and writes its profile; returns the profile's path. */
+  addUser(
+    name: string,
+    opts?: { groups?: string[]; password?: string; format?: 'ovpn' | 'postern' },
+  ): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startLabGateway(
+  lab: Lab,
+  opts: { routes?: string[]; configure?: (yaml: string) => string } = {},
+): Promise<LabGateway> {
+  const tmp = tempDir('postern-labgw-');
+  const dir = join(tmp.path, 'gw');
+  const routes = opts.routes ?? ['192.0.2.0/24', '2001:db8:2::/64'];
+  const init = await postern([
+    'init',
+    '--dir',
+    dir,
+    '--endpoint',
+    lab.addr.gw.outside.v4,
+    ...routes.flatMap((r) => ['--route', r]),
+  ]);
+  if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
+  if (opts.configure) {
+    const file = join(dir, 'postern.yaml');
+    const { readFileSync } = await import('node:fs');
+    writeFileSync(file, opts.configure(readFileSync(file, 'utf8')));
+  }
+  const proc = lab.spawn(
+    'gw',
+    process.execPath,
+    ['--enable-source-maps', BIN, 'server', '--dir', dir],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const log = watchLines(proc, 'gateway');
+  const exited = new Promise<never>((_, reject) =>
+    proc.once('exit', (code) =>
+      reject(
+        new Error(`the gateway exited (${code}) before it was ready:\n${log.lines.join('\n')}`),
+      ),
+    ),
+  );
+  await Promise.race([log.waitFor(/"event":"ready"/, 30_000), exited]);
+  exited.catch(() => undefined);
+  const cli = (args: string[], input?: string) =>
+    postern([...args, '--dir', dir], input === undefined ? {} : { input });
+  return {
+    dir,
+    proc,
+    log,
+    cli,
+    async addUser(name, o = {}) {
+      const add = await cli(
+        [
+          'user',
+          'add',
+          name,
+          ...(o.groups ?? []).flatMap((g) => ['--group', g]),
+          ...(o.password !== undefined ? ['--password-stdin'] : []),
+        ],
+        o.password,
+      );
+      if (add.code !== 0) throw new Error(`user add failed: ${add.stderr}`);
+      const format = o.format ?? 'ovpn';
+      const out = join(tmp.path, `${name}.${format === 'ovpn' ? 'ovpn' : 'json'}`);
+      const prof = await cli(['profile', name, '--format', format, '--out', out]);
+      if (prof.code !== 0) throw new Error(`profile failed: ${prof.stderr}`);
+      return out;
+    },
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((resolve) => proc.once('exit', resolve));
+      }
+      tmp.remove();
+    },
+  };
+}
+
+export interface OpenvpnClient {
+  proc: ChildProcess;
+  log: LineWatcher;
+  stop(): Promise<void>;
+}
+
+/** Stock `openvpn --config PROFILE` in a lab host; resolves once it has started. */
+export function startOpenvpnClient(
+  lab: Lab,
+  host: 'laptop' | 'branch',
+  profile: string,
+  extra: string[] = [],
+): OpenvpnClient {
+  const proc = lab.spawn(host, 'openvpn', ['--config', profile, '--verb', '3', ...extra], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = watchLines(proc, `openvpn client in ${host}`);
+  return {
+    proc,
+    log,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        await new Promise((resolve) => proc.once('exit', resolve));
+      }
+    },
+  };
+}
+
+export interface PosternClient {
+  proc: ChildProcess;
+  log: LineWatcher;
+  stop(): Promise<number | null>;
+}
+
+/** `postern connect PROFILE` in a lab host; its JSON log lines are watched. */
+export function startPosternClient(
+  lab: Lab,
+  host: 'laptop' | 'branch',
+  profile: string,
+  extra: string[] = [],
+): PosternClient {
+  const proc = lab.spawn(
+    host,
+    process.execPath,
+    ['--enable-source-maps', BIN, 'connect', profile, ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const log = watchLines(proc, `postern connect in ${host}`);
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => resolve(code)),
+  );
+  return {
+    proc,
+    log,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,154 @@
+// Fresh keys at will and on a timer, with no packet lost; a client whose address changes keeps
+// its session; a client behind an HTTP proxy gets in over TCP.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLab, type Lab } from '../../src/lab/index.js';
+import { tempDir } from '../helpers/postern-cli.js';
+import {
+  startLabGateway,
+  startOpenvpnClient,
+  type LabGateway,
+  type OpenvpnClient,
+} from '../helpers/lab-gateway.js';
+
+const root = process.getuid?.() === 0;
+
+function keepRemotes(profile: string, proto: 'udp' | 'tcp'): void {
+  const lines = readFileSync(profile, 'utf8').split('\n');
+  writeFileSync(
+    profile,
+    lines
+      .filter(
+        (l) =>
+          (!l.startsWith('remote ') || l.endsWith(` ${proto}`)) &&
+          (proto === 'udp' || !l.startsWith('explicit-exit-notify')),
+      )
+      .join('\n'),
+  );
+}
+
+interface Session {
+  id: string;
+  user: string;
+  rekeys: number;
+  remote: string;
+}
+
+describe('rekey, float and proxies', { skip: root ? false : 'needs root' }, () => {
+  let lab: Lab;
+  let gw: LabGateway;
+  before(async () => {
+    lab = await createLab();
+    // A short reneg-sec: the gateway renegotiates on its own every few seconds.
+    gw = await startLabGateway(lab, {
+      configure: (y) => y.replace(/reneg-sec: \d+/, 'reneg-sec: 4'),
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await lab?.destroy();
+  });
+
+  async function sessionOf(user: string): Promise<Session> {
+    const list = JSON.parse((await gw.cli(['sessions', '--json'])).stdout) as Session[];
+    const s = list.find((x) => x.user === user);
+    assert.ok(s, `a session of ${user}`);
+    return s;
+  }
+
+  describe('a UDP client', () => {
+    let client: OpenvpnClient;
+    before(async () => {
+      const profile = await gw.addUser('carol');
+      keepRemotes(profile, 'udp');
+      client = startOpenvpnClient(lab, 'laptop', profile);
+      await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
+    });
+    after(async () => {
+      await client?.stop();
+    });
+
+    it('postern rekey and the reneg-sec timer during a transfer: the transfer completes intact', async () => {
+      const server = await lab.httpServer('office', { port: 8090, bytes: 48 << 20 });
+      const download = lab.download('laptop', server.url(), { timeoutMs: 120_000 });
+      const s0 = await sessionOf('carol');
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await gw.cli(['rekey', s0.id]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const got = await download;
+      await server.stop();
+      assert.equal(got.sha256, server.sha256);
+      const pinged = await lab.ping('laptop', lab.addr.office.v4, { count: 25, timeoutSec: 2 });
+      assert.equal(pinged.received, 25, 'no packet lost across timed renegotiations');
+      const s1 = await sessionOf('carol');
+      assert.ok(s1.rekeys >= 3, `rekeys ${s1.rekeys}`);
+    });
+
+    it('float: the client moves to a new address and traffic continues in the same session', async () => {
+      const before = await sessionOf('carol');
+      await lab.exec('laptop', 'ip', ['addr', 'add', '198.51.100.3/24', 'dev', 'to-inet']);
+      await lab.exec('laptop', 'ip', [
+        'route',
+        'change',
+        'default',
+        'via',
+        lab.addr.inet.laptopSide.v4,
+        'src',
+        '198.51.100.3',
+      ]);
+      const p = await lab.ping('laptop', lab.addr.office.v4, { count: 5, timeoutSec: 2 });
+      assert.ok(p.received >= 4, p.output);
+      const after = await sessionOf('carol');
+      assert.equal(after.id, before.id, 'same session');
+      assert.match(after.remote, /^198\.51\.100\.3:/);
+      await gw.log.waitFor(/"event":"float"/);
+    });
+  });
+
+  it('a TCP client through an HTTP proxy (tinyproxy on the inet router)', async () => {
+    const tmp = tempDir();
+    const conf = join(tmp.path, 'tinyproxy.conf');
+    writeFileSync(
+      conf,
+      [
+        `Port 8888`,
+        `Listen ${lab.addr.inet.laptopSide.v4}`,
+        'Timeout 600',
+        'MaxClients 10',
+        'Allow 198.51.100.0/24',
+        'ConnectPort 443',
+        'LogLevel Info',
+      ].join('\n') + '\n',
+    );
+    const proxy = lab.spawn('inet', 'tinyproxy', ['-d', '-c', conf], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const profile = await gw.addUser('dave');
+    keepRemotes(profile, 'tcp');
+    await new Promise((r) => setTimeout(r, 500));
+    const client = startOpenvpnClient(lab, 'laptop', profile, [
+      '--http-proxy',
+      lab.addr.inet.laptopSide.v4,
+      '8888',
+    ]);
+    try {
+      await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
+      assert.match(
+        client.log.lines.join('\n'),
+        /HTTP proxy|Attempting to establish TCP connection with \[AF_INET\]198\.51\.100\.1:8888/,
+      );
+      const p = await lab.ping('laptop', lab.addr.office.v4, { count: 3, timeoutSec: 2 });
+      assert.equal(p.received, 3);
+      const s = await sessionOf('dave');
+      assert.match(s.remote, /^203\.0\.113\.1:/, 'the gateway sees the proxy, not the laptop');
+    } finally {
+      await client.stop();
+      proxy.kill('SIGTERM');
+      tmp.remove();
+    }
+  });
+});

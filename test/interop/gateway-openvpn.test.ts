@@ -1,0 +1,115 @@
+// A stock OpenVPN 2.6 client against a real Postern gateway, in the lab: laptop -> inet -> gw
+// -> office. What a user checks: it connects, the office answers over IPv4 and IPv6, a large
+// download arrives intact, the wire on the inet link carries only ciphertext, and
+// `postern sessions` shows the session with its bytes and cipher.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createLab, type Lab } from '../../src/lab/index.js';
+import {
+  startLabGateway,
+  startOpenvpnClient,
+  type LabGateway,
+  type OpenvpnClient,
+} from '../helpers/lab-gateway.js';
+
+const root = process.getuid?.() === 0;
+
+describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'needs root' }, () => {
+  let lab: Lab;
+  let gw: LabGateway;
+  before(async () => {
+    lab = await createLab();
+    gw = await startLabGateway(lab);
+  });
+  after(async () => {
+    await gw?.stop();
+    await lab?.destroy();
+  });
+
+  for (const proto of ['udp', 'tcp'] as const) {
+    describe(`over ${proto.toUpperCase()}`, () => {
+      let client: OpenvpnClient;
+      const user = `alice-${proto}`;
+      before(async () => {
+        const profile = await gw.addUser(user);
+        // The exported profile lists the UDP remote first, then TCP; keep only this test's one.
+        const text = readFileSync(profile, 'utf8');
+        const other = proto === 'udp' ? 'tcp' : 'udp';
+        writeFileSync(
+          profile,
+          text
+            .split('\n')
+            .filter((l) => !l.startsWith('remote ') || l.endsWith(` ${proto}`))
+            .filter((l) => other !== 'udp' || !l.startsWith('explicit-exit-notify'))
+            .join('\n'),
+        );
+        assert.match(readFileSync(profile, 'utf8'), new RegExp(`^remote \\S+ \\d+ ${proto}$`, 'm'));
+        client = startOpenvpnClient(lab, 'laptop', profile);
+        await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
+      });
+      after(async () => {
+        await client?.stop();
+      });
+
+      it('reaches the office over IPv4 and IPv6', async () => {
+        const v4 = await lab.ping('laptop', lab.addr.office.v4, { count: 3, timeoutSec: 2 });
+        assert.equal(v4.received, 3, v4.output);
+        const v6 = await lab.ping('laptop', lab.addr.office.v6, {
+          count: 3,
+          timeoutSec: 2,
+          v6: true,
+        });
+        assert.equal(v6.received, 3, v6.output);
+      });
+
+      it('downloads a large file intact, and the inet link carries no plaintext', async () => {
+        const server = await lab.httpServer('office', {
+          port: proto === 'udp' ? 8080 : 8081,
+          bytes: 8 << 20,
+        });
+        const capture = await lab.capture({
+          host: 'inet',
+          filter: proto === 'udp' ? 'udp port 1194' : 'tcp port 443',
+        });
+        const got = await lab.download('laptop', server.url(), { timeoutMs: 60_000 });
+        const seen = await capture.stop();
+        await server.stop();
+        assert.equal(got.status, 200);
+        assert.equal(got.bytes, 8 << 20);
+        assert.equal(got.sha256, server.sha256);
+        assert.ok(
+          seen.packets > 1000,
+          `the transfer crossed the inet link (${seen.packets} packets)`,
+        );
+        assert.doesNotMatch(
+          seen.text,
+          /HTTP\/1\.1|GET \//,
+          'no HTTP header crosses the wire in clear',
+        );
+      });
+
+      it('postern sessions shows the session with its user, cipher and bytes', async () => {
+        const r = await gw.cli(['sessions', '--json']);
+        assert.equal(r.code, 0, r.stderr);
+        const list = JSON.parse(r.stdout) as {
+          id: string;
+          user: string;
+          protocol: string;
+          cipher: string;
+          bytesIn: number;
+          bytesOut: number;
+          address4: string;
+          address6: string;
+        }[];
+        const mine = list.find((s) => s.user === user);
+        assert.ok(mine, r.stdout);
+        assert.equal(mine.protocol, `openvpn-${proto}`);
+        assert.equal(mine.cipher, 'AES-256-GCM');
+        assert.match(mine.address4, /^100\.64\.0\.\d+$/);
+        assert.match(mine.address6, /^fd00:64::/);
+        assert.ok(mine.bytesOut > 8 << 20, `bytes out ${mine.bytesOut}`);
+      });
+    });
+  }
+});
