@@ -5,10 +5,8 @@ import { isAbsolute, join } from 'node:path';
 import { startUnixApi } from '../api/unix-server.js';
 import { createLogger } from '../io/log.js';
 import { Gateway } from './gateway.js';
-import { ReferenceOpenvpnDataPlane } from '../dataplane/reference/openvpn-peers.js';
-import type { LinuxTun } from '../io/tun/linux-tun.js';
+import { openGatewayDataPlane, type GatewayDataPlane } from './data-plane-setup.js';
 import { OpenvpnService } from './openvpn/openvpn-service.js';
-import { openGatewayTun } from './tunnel-device.js';
 
 export async function runServer(dir: string): Promise<void> {
   const log = createLogger('info', 'postern-gateway');
@@ -20,12 +18,10 @@ export async function runServer(dir: string): Promise<void> {
   const api = await startUnixApi(gw, socketPath);
   gw.listeners.push({ kind: 'api', address: `unix:${socketPath}` });
 
-  let tun: LinuxTun | undefined;
+  let dataPlane: GatewayDataPlane | undefined;
   if (gw.config.openvpn.enabled) {
-    tun = await openGatewayTun(gw.config, log);
-    const dataPlane = new ReferenceOpenvpnDataPlane(tun, Date.now);
-    tun.onPackets((packets) => dataPlane.fromTun(packets));
-    const openvpn = new OpenvpnService(gw, log, dataPlane);
+    dataPlane = await openGatewayDataPlane(gw.config, log);
+    const openvpn = new OpenvpnService(gw, log, dataPlane.dataPath, dataPlane.nativeListener);
     gw.services.push(openvpn);
     gw.listeners.push(...(await openvpn.start()));
   }
@@ -38,7 +34,7 @@ export async function runServer(dir: string): Promise<void> {
     await api.close();
     if (existsSync(socketPath)) unlinkSync(socketPath);
     await gw.close();
-    await tun?.close();
+    await dataPlane?.close();
     log.info({ event: 'stopped' }, 'stopped');
     log.flush();
     process.exit(0);

@@ -15,6 +15,12 @@ export async function openGatewayTun(config: Config, log: Logger): Promise<Linux
     name: GATEWAY_TUN_NAME,
     addresses: [`${p4.gateway}/${p4.prefix}`, `${p6.gateway}/${p6.prefix}`],
   });
+  enableForwarding(log);
+  return tun;
+}
+
+/** A gateway forwards: clients' packets continue to the LANs behind it. */
+export function enableForwarding(log: Logger): void {
   for (const [path, what] of [
     ['/proc/sys/net/ipv4/ip_forward', 'IPv4'],
     ['/proc/sys/net/ipv6/conf/all/forwarding', 'IPv6'],
@@ -28,5 +34,4 @@ export async function openGatewayTun(config: Config, log: Logger): Promise<Linux
       );
     }
   }
-  return tun;
 }

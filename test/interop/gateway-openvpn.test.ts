@@ -89,6 +89,20 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
         );
       });
 
+      if (proto === 'udp') {
+        it('UDP data goes through the native fast path', async () => {
+          const status = JSON.parse((await gw.cli(['status', '--json'])).stdout) as {
+            listeners: { kind: string; address: string }[];
+          };
+          assert.ok(
+            status.listeners.some(
+              (l) => l.kind === 'openvpn-udp' && l.address.endsWith('(native)'),
+            ),
+            JSON.stringify(status.listeners),
+          );
+        });
+      }
+
       it('postern sessions shows the session with its user, cipher and bytes', async () => {
         const r = await gw.cli(['sessions', '--json']);
         assert.equal(r.code, 0, r.stderr);
@@ -113,3 +127,57 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
     });
   }
 });
+
+describe(
+  'stock openvpn client -> Postern gateway on the TypeScript data path',
+  { skip: root ? false : 'needs root' },
+  () => {
+    let lab: Lab;
+    let gw: LabGateway;
+    let client: OpenvpnClient;
+    before(async () => {
+      lab = await createLab();
+      gw = await startLabGateway(lab, {
+        configure: (y) => y.replace('dataplane: native', 'dataplane: reference'),
+      });
+      const profile = await gw.addUser('rita');
+      const text = readFileSync(profile, 'utf8');
+      writeFileSync(
+        profile,
+        text
+          .split('\n')
+          .filter((l) => !(l.startsWith('remote ') && l.endsWith(' tcp')))
+          .join('\n'),
+      );
+      client = startOpenvpnClient(lab, 'laptop', profile);
+      await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
+    });
+    after(async () => {
+      await client?.stop();
+      await gw?.stop();
+      await lab?.destroy();
+    });
+
+    it('carries the same traffic: pings both families, a download intact', async () => {
+      const status = JSON.parse((await gw.cli(['status', '--json'])).stdout) as {
+        listeners: { kind: string; address: string }[];
+      };
+      assert.ok(
+        status.listeners.some((l) => l.kind === 'openvpn-udp' && !l.address.includes('native')),
+      );
+      assert.equal(
+        (await lab.ping('laptop', lab.addr.office.v4, { count: 3, timeoutSec: 2 })).received,
+        3,
+      );
+      assert.equal(
+        (await lab.ping('laptop', lab.addr.office.v6, { count: 3, timeoutSec: 2, v6: true }))
+          .received,
+        3,
+      );
+      const server = await lab.httpServer('office', { port: 8080, bytes: 4 << 20 });
+      const got = await lab.download('laptop', server.url(), { timeoutMs: 60_000 });
+      await server.stop();
+      assert.equal(got.sha256, server.sha256);
+    });
+  },
+);

@@ -64,6 +64,7 @@ export const configSchema = z.strictObject({
         .min(1)
         .default(['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']),
       'tls-crypt': z.enum(['v1', 'v2']).default('v2'),
+      dataplane: z.enum(['native', 'reference']).default('native'),
       'reneg-sec': seconds.default(3600),
       keepalive: z
         .strictObject({ ping: seconds.default(10), restart: seconds.default(60) })

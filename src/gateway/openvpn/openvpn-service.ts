@@ -14,7 +14,6 @@ import {
   loadServer,
 } from '../../control/pki/index.js';
 import { startAccounting, updateAccounting, writeAudit } from '../../control/store/index.js';
-import type { ReferenceOpenvpnDataPlane } from '../../dataplane/reference/openvpn-peers.js';
 import { TcpPacketStream } from '../../io/net/tcp-packets.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
 import type { Logger } from '../../io/log.js';
@@ -30,6 +29,7 @@ import type { TlsEngineFactory } from '../../proto/openvpn/session/tls-engine.js
 import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
 import type { Gateway } from '../gateway.js';
 import { authorize } from './authorize.js';
+import type { GatewayDataPath } from './data-path.js';
 import { pushConfigFor } from './push-config.js';
 import { SessionDriver, type DriverHooks } from './session-driver.js';
 
@@ -39,10 +39,17 @@ const ACCOUNTING_INTERIM_MS = 30_000;
 
 const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
 
+/** Where UDP control packets are answered from: a Node socket, or the native path's socket. */
+interface DatagramPort {
+  send(bytes: Uint8Array, to: UdpRemote): void;
+  readonly native: boolean;
+}
+
 export class OpenvpnService {
   readonly #gw: Gateway;
   readonly #log: Logger;
-  readonly #dp: ReferenceOpenvpnDataPlane;
+  readonly #dp: GatewayDataPath;
+  readonly #nativeListener: { address: string; port: number } | undefined;
   readonly #udp: UdpEndpoint[] = [];
   readonly #tcp: Server[] = [];
   readonly #byUdpRemote = new Map<string, SessionDriver>();
@@ -58,10 +65,16 @@ export class OpenvpnService {
   #interim: NodeJS.Timeout | undefined;
   readonly drops = new Map<string, number>();
 
-  constructor(gw: Gateway, log: Logger, dp: ReferenceOpenvpnDataPlane) {
+  constructor(
+    gw: Gateway,
+    log: Logger,
+    dp: GatewayDataPath,
+    nativeListener?: { address: string; port: number },
+  ) {
     this.#gw = gw;
     this.#log = log;
     this.#dp = dp;
+    this.#nativeListener = nativeListener;
     this.#pool4 = new AddressPool(gw.config.pools.ipv4);
     this.#pool6 = new AddressPool(gw.config.pools.ipv6);
   }
@@ -73,10 +86,32 @@ export class OpenvpnService {
   async start(): Promise<{ kind: string; address: string }[]> {
     await this.refreshCredentials();
     const bound: { kind: string; address: string }[] = [];
+    const native = this.#dp.native;
     for (const l of this.config.openvpn.listen) {
-      if (l.proto === 'udp') {
+      if (
+        l.proto === 'udp' &&
+        native &&
+        this.#nativeListener &&
+        l.address === this.#nativeListener.address &&
+        l.port === this.#nativeListener.port
+      ) {
+        // The native path owns this socket: DATA stays there; the rest comes here in batches.
+        const port: DatagramPort = {
+          send: (b, to) => void native.sendControl(b, to),
+          native: true,
+        };
+        native.onControl((batch) => {
+          for (const d of batch) this.#onUdp(port, d.packet, { address: d.address, port: d.port });
+        });
+        native.onFloat((peerId, remote) => {
+          const d = this.#byPeerId.get(peerId);
+          if (d) this.#float(d, port, remote);
+        });
+        bound.push({ kind: 'openvpn-udp', address: `${l.address}:${native.port} (native)` });
+      } else if (l.proto === 'udp') {
         const ep = await UdpEndpoint.bind(l.address, l.port);
-        ep.onDatagram((bytes, from) => this.#onUdp(ep, bytes, from));
+        const port: DatagramPort = { send: (b, to) => ep.send(b, to), native: false };
+        ep.onDatagram((bytes, from) => this.#onUdp(port, bytes, from));
         this.#udp.push(ep);
         bound.push({ kind: 'openvpn-udp', address: `${l.address}:${ep.port}` });
       } else {
@@ -133,7 +168,7 @@ export class OpenvpnService {
 
   // UDP: DATA to the data path by peer-id (a float when the address changed), control to the
   // session of that address, anything else to the stateless first contact.
-  #onUdp(ep: UdpEndpoint, bytes: Uint8Array, from: UdpRemote): void {
+  #onUdp(ep: DatagramPort, bytes: Uint8Array, from: UdpRemote): void {
     const op = (bytes[0] ?? 0) >> OPCODE_SHIFT;
     if (op === Opcode.DATA_V2 && bytes.length >= 4) {
       const peerId = ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0);
@@ -163,15 +198,17 @@ export class OpenvpnService {
     if (verdict.kind === 'reply') return ep.send(verdict.packet, from);
     const transport = { send: (p: Uint8Array) => ep.send(p, from) };
     const driver = this.#open('openvpn-udp', verdict.start, transport, remoteText(from));
+    if (ep.native) driver.nativeRemote = from;
     this.#byUdpRemote.set(udpKey(from), driver);
     driver.receive(bytes);
   }
 
-  #float(d: SessionDriver, ep: UdpEndpoint, to: UdpRemote): void {
+  #float(d: SessionDriver, ep: DatagramPort, to: UdpRemote): void {
     for (const [k, v] of this.#byUdpRemote) if (v === d) this.#byUdpRemote.delete(k);
     this.#byUdpRemote.set(udpKey(to), d);
     d.transport = { send: (p: Uint8Array) => ep.send(p, to) };
-    this.#dp.setTransport(d.peerId, d.transport);
+    if (d.nativeRemote) d.nativeRemote = to;
+    this.#dp.moved(d.peerId, d.transport);
     this.#log.info(
       { event: 'float', session: d.id, user: d.user, from: d.remote, to: remoteText(to) },
       'client address changed',
@@ -251,6 +288,7 @@ export class OpenvpnService {
       if (!this.#dp.hasPeer(d.peerId)) {
         this.#dp.addPeer(d.peerId, {
           transport: d.transport,
+          nativeRemote: d.nativeRemote,
           addresses: [d.address4, d.address6].filter((a): a is string => a !== null),
           sendPeerId: out.peerId,
         });

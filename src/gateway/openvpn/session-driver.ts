@@ -23,6 +23,8 @@ export class SessionDriver implements LiveSession {
   readonly peerId: number;
   core!: ServerSession;
   transport: PeerTransport;
+  /** A UDP client on the native listener: its address, for the native data path. */
+  nativeRemote: { address: string; port: number } | undefined;
   remote: string;
   user = '';
   address4: string | null = null;

@@ -1,0 +1,271 @@
+/*
+ * The native data plane's shared insides: constants, the data plane and peer structures, and
+ * the functions its parts call across files:
+ *   ovpn_peers.c    addresses, peer and route tables (changed on the JS thread only)
+ *   ovpn_handoff.c  batches of records for JS (control packets, unrouted packets, events)
+ *   ovpn_rx.c       the RX thread: UDP -> open -> TUN
+ *   ovpn_tx.c       the TX thread: TUN -> seal -> UDP
+ *   ovpn_dp.c       life cycle and the N-API class JS configures it with
+ * See ovpn_dp.c for the design (threads, locking, hand-off).
+ */
+#ifndef POSTERN_OVPN_DP_INTERNAL_H
+#define POSTERN_OVPN_DP_INTERNAL_H
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <openssl/crypto.h>
+
+#include "napi_util.h"
+#include "ovpn_dp.h"
+#include "ovpn_offload.h"
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+/* Datagrams per recvmmsg and TUN packets per TX batch. */
+#define DP_BATCH 64
+/* Any UDP payload fits a receive slot, so nothing is ever truncated. */
+#define DP_RX_SLOT 65536
+/* Decrypted packets one RX batch may hold: with UDP GRO a message carries up to 64 datagrams. */
+#define DP_RX_PACKETS_MAX (DP_BATCH * 64)
+/* TUN packets are read behind room for the DATA_V2 header and tag, then sealed in place. */
+#define DP_TX_HEADROOM OVPN_V2_OVERHEAD
+#define DP_TUN_PACKET_MAX 65535
+/* TUN reads of one TX batch are packed into this much (at least one maximal read fits). */
+#define DP_TX_SLAB_BYTES (1 << 20)
+/* Room for the segments of one batch's super-packets: the reads plus, per super-packet, at
+ * most OVPN_TSO_SEGMENTS_MAX copies of headers (<= 120 bytes) and sealing overhead. */
+#define DP_TX_OUT_BYTES (DP_TX_SLAB_BYTES + DP_BATCH * OVPN_TSO_SEGMENTS_MAX * 160)
+/* Datagrams or GSO trains one TX batch may send (every segment alone if GSO is off). */
+#define DP_TX_MESSAGES_MAX (DP_BATCH * OVPN_TSO_SEGMENTS_MAX)
+/* One UDP GSO train: the kernel takes at most 64 segments and 64 KiB of UDP payload. */
+#define DP_GSO_SEGMENTS_MAX 64
+#define DP_GSO_BYTES_MAX 60000
+#define DP_ALIGN 16
+#define DP_CMSG_SPACE CMSG_SPACE(sizeof(int))
+#define DP_PEER_ADDRESSES_MAX 16
+#define DP_SOCKET_BUFFER_BYTES (4 << 20)
+#define DP_JS_QUEUE_MAX_BYTES (8 << 20)
+#define DP_RECORD_HEADER 28
+#define DP_BATCH_TYPICAL_BYTES (DP_BATCH * (DP_RECORD_HEADER + 2048))
+#define DP_TABLE_MIN_BUCKETS 64
+#define DP_IPV4_HEADER_MIN 20
+#define DP_IPV6_HEADER 40
+#define DP_CACHE_LINE 64
+/* A send that would block is retried after waiting this long at most for room. */
+#define DP_SEND_WAIT_MS 100
+/* OpenVPN's first and last valid opcodes (1 and 2, key method 1, are gone since 2.5). */
+#define OVPN_OP_FIRST 3
+#define OVPN_OP_LAST 11
+#define OVPN_PING_SIZE 16
+
+extern const uint8_t OVPN_PING_MAGIC[OVPN_PING_SIZE];
+
+enum { EVENT_CONTROL = 0, EVENT_UNROUTED = 1, EVENT_FLOAT = 2, EVENT_ERROR = 3 };
+enum { THREAD_RX = 0, THREAD_TX = 1 };
+
+enum {
+  STAT_RX_DATAGRAMS,
+  STAT_RX_BATCHES,
+  STAT_RX_DELIVERED,
+  STAT_RX_PINGS,
+  STAT_TX_PACKETS,
+  STAT_TX_BATCHES,
+  STAT_TX_SENT,
+  STAT_TX_SENDMMSG_CALLS,
+  STAT_TO_JS_CONTROL,
+  STAT_TO_JS_UNROUTED,
+  STAT_FLOATS,
+  STAT_RX_GRO_DATAGRAMS,
+  STAT_RX_TUN_WRITES,
+  STAT_TX_SUPER_PACKETS,
+  STAT_TX_SEGMENTS,
+  STAT_COUNT
+};
+
+typedef union {
+  struct sockaddr sa;
+  struct sockaddr_in v4;
+  struct sockaddr_in6 v6;
+} dp_sockaddr;
+
+/* An inner (VPN) address: family 4 or 6, IPv4 in bytes[0..4) and zeros after. */
+typedef struct {
+  uint8_t family;
+  uint8_t bytes[16];
+} dp_inner;
+
+typedef struct {
+  ovpn_aead seal;
+  uint64_t next_packet_id; /* TX thread (and JS under the write lock) */
+  ovpn_aead open;
+  ovpn_replay replay; /* RX thread */
+} dp_key;
+
+typedef struct dp_peer {
+  struct dp_peer *next; /* by-id hash chain */
+  uint32_t id;
+  int32_t send_peer_id;
+  bool upstream;
+  int primary; /* key id sent with, -1 before the first key */
+  dp_key *keys[OVPN_KEY_IDS];
+  uint32_t inner_count;
+  dp_inner inner[DP_PEER_ADDRESSES_MAX];
+  pthread_spinlock_t remote_lock;
+  dp_sockaddr remote;
+  socklen_t remote_len;
+  /* Written by the RX thread only. */
+  alignas(DP_CACHE_LINE) _Atomic uint64_t bytes_in;
+  _Atomic uint64_t packets_in;
+  _Atomic uint64_t last_rx_ms;
+  /* Written by the TX thread (or JS under the write lock) only. */
+  alignas(DP_CACHE_LINE) _Atomic uint64_t bytes_out;
+  _Atomic uint64_t packets_out;
+  _Atomic uint64_t last_tx_ms;
+} dp_peer;
+
+typedef struct dp_route {
+  struct dp_route *next;
+  dp_inner address;
+  dp_peer *peer;
+} dp_route;
+
+typedef struct dp_batch {
+  struct dp_batch *next;
+  uint32_t kind;
+  uint32_t count;
+  size_t used;
+  size_t capacity;
+  uint8_t data[];
+} dp_batch;
+
+typedef struct dp {
+  napi_env env;
+  napi_ref self; /* strong while open: a running data plane is not garbage */
+  napi_ref callback;
+  napi_async_context async_context;
+  uv_async_t async;
+  bool async_open;
+  bool wrapper_gone;
+  bool closed;
+  bool cleanup_hook;
+
+  int udp_fd;
+  int tun_fd;
+  int wake_fd;
+  int family;
+  /* The TUN fd carries virtio_net_hdr (TSO in, coalesced writes out); UDP GSO and GRO on. */
+  bool offload;
+  pthread_t rx_thread, tx_thread;
+  bool rx_started, tx_started;
+  atomic_bool stopping;
+
+  pthread_rwlock_t lock;
+  dp_peer **peers;
+  uint32_t peer_mask;
+  uint32_t peer_count;
+  dp_route **routes;
+  uint32_t route_mask;
+  uint32_t route_count;
+  dp_peer *upstream;
+
+  pthread_mutex_t queue_lock;
+  dp_batch *queue_head, *queue_tail;
+  size_t queue_bytes;
+
+  _Atomic uint64_t drops[OVPN_DROP_COUNT];
+  _Atomic uint64_t stats[STAT_COUNT];
+} dp;
+
+static inline void counter_add(_Atomic uint64_t *c, uint64_t n) {
+  atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* For counters with a single writer: no locked instruction needed. */
+static inline void owned_add(_Atomic uint64_t *c, uint64_t n) {
+  atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+
+static inline void owned_set(_Atomic uint64_t *c, uint64_t v) {
+  atomic_store_explicit(c, v, memory_order_relaxed);
+}
+
+static inline uint64_t counter_get(_Atomic uint64_t *c) {
+  return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static inline void flush_drops(dp *d, uint64_t *drops) {
+  for (int i = 0; i < OVPN_DROP_COUNT; i++) {
+    if (drops[i] != 0) {
+      counter_add(&d->drops[i], drops[i]);
+      drops[i] = 0;
+    }
+  }
+}
+
+/* Waits until `fd` is ready for `events` or the data plane is stopping; false when stopping. */
+static inline bool wait_ready(dp *d, int fd, short events, int timeout_ms, short *revents) {
+  struct pollfd fds[2] = {{.fd = fd, .events = events}, {.fd = d->wake_fd, .events = POLLIN}};
+  int r = poll(fds, 2, timeout_ms);
+  if (revents != NULL) *revents = r > 0 ? fds[0].revents : 0;
+  return !atomic_load_explicit(&d->stopping, memory_order_relaxed);
+}
+
+/* ovpn_peers.c: addresses (Date.now()-style clock in ms, inner addresses, socket addresses). */
+uint64_t dp_now_ms(void);
+bool dp_packet_address(const uint8_t *p, size_t len, bool source, dp_inner *out);
+bool dp_sockaddr_equal(const dp_sockaddr *a, const dp_sockaddr *b);
+void dp_sockaddr_fields(const dp_sockaddr *s, uint16_t *port, uint16_t *family,
+                        uint8_t address[16]);
+bool dp_parse_remote(const dp *d, const char *text, uint32_t port, dp_sockaddr *out,
+                     socklen_t *len);
+
+/* ovpn_peers.c: the tables. Writers hold the write lock; readers the read lock (or are JS). */
+dp_peer *dp_find_peer(const dp *d, uint32_t id);
+dp_peer *dp_find_route(const dp *d, const dp_inner *a);
+bool dp_peer_owns(const dp_peer *p, const dp_inner *a);
+bool dp_set_route(dp *d, const dp_inner *a, dp_peer *p);
+bool dp_insert_peer(dp *d, dp_peer *p);
+dp_peer *dp_unlink_peer(dp *d, uint32_t id);
+/* Wipe key material (OPENSSL_cleanse) before freeing. */
+void dp_free_key(dp_key *k);
+void dp_free_peer(dp_peer *p);
+void dp_free_tables(dp *d);
+
+/* ovpn_handoff.c */
+void dp_free_batches(dp_batch *b);
+void dp_push_batch(dp *d, dp_batch *b);
+void dp_flush_batch(dp *d, dp_batch **builder);
+bool dp_append_record(dp *d, dp_batch **builder, uint32_t kind, uint32_t value,
+                      const dp_sockaddr *from, const uint8_t *bytes, size_t length);
+void dp_report_error(dp *d, int thread, int err);
+void dp_on_async(uv_async_t *handle);
+
+/* ovpn_rx.c, ovpn_tx.c: the worker threads' main functions (arg: the dp). */
+void *dp_rx_main(void *arg);
+void *dp_tx_main(void *arg);
+
+#endif

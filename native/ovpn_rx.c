@@ -1,0 +1,229 @@
+/*
+ * The RX thread: recvmmsg (64 messages; with UDP GRO each may be a train of datagrams) ->
+ * per datagram: DATA_V2 of a known peer with that key id -> replay check, AEAD open in place,
+ * replay update, float, ping, inner source check -> the TUN device (coalesced TCP segments
+ * with offloads). Other OpenVPN opcodes and unknown peer ids go to JS.
+ */
+#define _GNU_SOURCE
+#include "ovpn_dp_internal.h"
+
+/* OpenVPN's keepalive payload (ping.c ping_string). */
+const uint8_t OVPN_PING_MAGIC[OVPN_PING_SIZE] = {0x2a, 0x18, 0x7b, 0xf3, 0x64, 0x1e, 0xb4, 0xcb,
+                                                 0x07, 0xed, 0x2d, 0x0a, 0x98, 0x1f, 0xc7, 0x48};
+
+typedef struct {
+  uint8_t *slab;
+  struct mmsghdr msgs[DP_BATCH];
+  struct iovec iov[DP_BATCH];
+  dp_sockaddr from[DP_BATCH];
+  uint8_t control[DP_BATCH][DP_CMSG_SPACE];
+  /* Decrypted packets for the TUN device: a plain list, or the GRO batch with offloads. */
+  uint8_t **out;
+  size_t *out_len;
+  uint32_t out_count;
+  ovpn_gro *gro;
+  uint64_t drops[OVPN_DROP_COUNT];
+  dp_batch *control_batch;
+  dp_batch *floats;
+} rx_state;
+
+/* Queues one decrypted packet for the TUN write. */
+static void rx_deliver(dp *d, rx_state *s, uint8_t *plain, size_t len) {
+  bool queued;
+  if (s->gro != NULL) {
+    queued = ovpn_gro_add(s->gro, plain, len);
+  } else {
+    queued = s->out_count < DP_RX_PACKETS_MAX;
+    if (queued) {
+      s->out[s->out_count] = plain;
+      s->out_len[s->out_count] = len;
+    }
+  }
+  if (queued) s->out_count++;
+  else s->drops[OVPN_DROP_TUN_WRITE]++;
+  (void)d;
+}
+
+/* One datagram (a whole message, or one piece of a UDP GRO message). */
+static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_sockaddr *from,
+                        uint64_t now) {
+  if (len < OVPN_OPCODE_SIZE) {
+    s->drops[OVPN_DROP_TRUNCATED]++;
+    return;
+  }
+  unsigned opcode = p[0] >> OVPN_OPCODE_SHIFT;
+  if (opcode < OVPN_OP_FIRST || opcode > OVPN_OP_LAST) {
+    s->drops[OVPN_DROP_BAD_OPCODE]++;
+    return;
+  }
+  dp_peer *peer = NULL;
+  if (opcode == OVPN_OP_DATA_V2 && len >= OVPN_OPCODE_SIZE + OVPN_PEER_ID_SIZE) {
+    uint32_t peer_id = ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+    peer = dp_find_peer(d, peer_id);
+  }
+  if (peer == NULL) {
+    /* Control channel, DATA_V1, or a peer id JS may know (TCP or reference-path peers). */
+    if (dp_append_record(d, &s->control_batch, EVENT_CONTROL, 0, from, p, len)) {
+      counter_add(&d->stats[STAT_TO_JS_CONTROL], 1);
+    }
+    return;
+  }
+  dp_key *key = peer->keys[p[0] & OVPN_KEY_ID_MASK];
+  if (key == NULL) {
+    s->drops[OVPN_DROP_NO_KEY]++;
+    return;
+  }
+  ovpn_data_header h;
+  int reason = ovpn_parse_data(p, len, &h);
+  uint8_t *plain = NULL;
+  size_t plain_len = 0;
+  if (reason < 0) reason = ovpn_open(&key->open, &key->replay, p, len, &h, &plain, &plain_len);
+  if (reason >= 0) {
+    s->drops[reason]++;
+    return;
+  }
+  /* Authenticated and fresh: a new source address is the same peer, moved (NAT rebinding,
+   * roaming). Only the RX thread writes the remote concurrently with TX reading it. */
+  if (!dp_sockaddr_equal(&peer->remote, from)) {
+    pthread_spin_lock(&peer->remote_lock);
+    peer->remote = *from;
+    peer->remote_len = from->sa.sa_family == AF_INET ? sizeof from->v4 : sizeof from->v6;
+    pthread_spin_unlock(&peer->remote_lock);
+    dp_append_record(d, &s->floats, EVENT_FLOAT, peer->id, from, NULL, 0);
+    counter_add(&d->stats[STAT_FLOATS], 1);
+  }
+  owned_set(&peer->last_rx_ms, now);
+  if (plain_len == OVPN_PING_SIZE && memcmp(plain, OVPN_PING_MAGIC, OVPN_PING_SIZE) == 0) {
+    counter_add(&d->stats[STAT_RX_PINGS], 1);
+    return;
+  }
+  dp_inner source;
+  if (!dp_packet_address(plain, plain_len, true, &source)) {
+    s->drops[OVPN_DROP_NOT_IP]++;
+    return;
+  }
+  if (!peer->upstream && !dp_peer_owns(peer, &source)) {
+    s->drops[OVPN_DROP_SPOOFED_SOURCE]++;
+    return;
+  }
+  owned_add(&peer->bytes_in, plain_len);
+  owned_add(&peer->packets_in, 1);
+  rx_deliver(d, s, plain, plain_len);
+}
+
+/* The segment size of a UDP GRO message, 0 if the kernel did not coalesce it. */
+static size_t gro_segment_size(const struct msghdr *m) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size;
+      memcpy(&size, CMSG_DATA(c), sizeof size);
+      return size > 0 ? (size_t)size : 0;
+    }
+  }
+  return 0;
+}
+
+/* Writes the decrypted packets of a batch; returns how many the kernel took. */
+static uint32_t rx_write_tun(dp *d, rx_state *s, uint32_t *writes) {
+  if (s->gro != NULL) return ovpn_gro_flush(s->gro, d->tun_fd, writes);
+  uint32_t written = 0;
+  for (uint32_t i = 0; i < s->out_count; i++) {
+    ssize_t w;
+    do {
+      w = write(d->tun_fd, s->out[i], s->out_len[i]);
+    } while (w < 0 && errno == EINTR);
+    if (w == (ssize_t)s->out_len[i]) written++;
+  }
+  *writes += s->out_count;
+  return written;
+}
+
+static void free_rx_state(rx_state *s) {
+  if (s == NULL) return;
+  free(s->slab);
+  free(s->out);
+  free(s->out_len);
+  ovpn_gro_free(s->gro);
+  free(s);
+}
+
+void *dp_rx_main(void *arg) {
+  dp *d = arg;
+  rx_state *s = calloc(1, sizeof *s);
+  if (s != NULL) {
+    s->slab = malloc((size_t)DP_BATCH * DP_RX_SLOT);
+    s->out = calloc(DP_RX_PACKETS_MAX, sizeof *s->out);
+    s->out_len = calloc(DP_RX_PACKETS_MAX, sizeof *s->out_len);
+    if (d->offload) s->gro = ovpn_gro_new(DP_RX_PACKETS_MAX);
+  }
+  if (s == NULL || s->slab == NULL || s->out == NULL || s->out_len == NULL ||
+      (d->offload && s->gro == NULL)) {
+    free_rx_state(s);
+    dp_report_error(d, THREAD_RX, ENOMEM);
+    return NULL;
+  }
+  uint8_t *slab = s->slab;
+  while (!atomic_load_explicit(&d->stopping, memory_order_relaxed)) {
+    for (int i = 0; i < DP_BATCH; i++) {
+      s->iov[i].iov_base = slab + (size_t)i * DP_RX_SLOT;
+      s->iov[i].iov_len = DP_RX_SLOT;
+      memset(&s->msgs[i].msg_hdr, 0, sizeof s->msgs[i].msg_hdr);
+      s->msgs[i].msg_hdr.msg_name = &s->from[i];
+      s->msgs[i].msg_hdr.msg_namelen = sizeof s->from[i];
+      s->msgs[i].msg_hdr.msg_iov = &s->iov[i];
+      s->msgs[i].msg_hdr.msg_iovlen = 1;
+      s->msgs[i].msg_hdr.msg_control = s->control[i];
+      s->msgs[i].msg_hdr.msg_controllen = sizeof s->control[i];
+    }
+    int n = recvmmsg(d->udp_fd, s->msgs, DP_BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        if (!wait_ready(d, d->udp_fd, POLLIN, -1, NULL)) break;
+        continue;
+      }
+      if (err == EINTR || err == ECONNREFUSED || err == ENOMEM || err == ENOBUFS) continue;
+      dp_report_error(d, THREAD_RX, err);
+      break;
+    }
+    uint64_t now = dp_now_ms();
+    uint64_t datagrams = 0, coalesced = 0;
+    s->out_count = 0;
+    pthread_rwlock_rdlock(&d->lock);
+    for (int i = 0; i < n; i++) {
+      uint8_t *p = slab + (size_t)i * DP_RX_SLOT;
+      size_t len = s->msgs[i].msg_len;
+      if (s->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        s->drops[OVPN_DROP_UDP_TRUNCATED]++;
+        continue;
+      }
+      size_t segment = gro_segment_size(&s->msgs[i].msg_hdr);
+      if (segment == 0 || segment >= len) segment = len;
+      else coalesced += (len + segment - 1) / segment;
+      for (size_t at = 0; at < len || len == 0; at += segment) {
+        size_t piece = len - at < segment ? len - at : segment;
+        rx_datagram(d, s, p + at, piece, &s->from[i], now);
+        datagrams++;
+        if (len == 0) break;
+      }
+    }
+    pthread_rwlock_unlock(&d->lock);
+
+    uint32_t added = s->out_count, writes = 0;
+    uint32_t written = added > 0 ? rx_write_tun(d, s, &writes) : 0;
+    s->drops[OVPN_DROP_TUN_WRITE] += added - written;
+    dp_flush_batch(d, &s->control_batch);
+    dp_flush_batch(d, &s->floats);
+    flush_drops(d, s->drops);
+    counter_add(&d->stats[STAT_RX_DATAGRAMS], datagrams);
+    counter_add(&d->stats[STAT_RX_GRO_DATAGRAMS], coalesced);
+    counter_add(&d->stats[STAT_RX_BATCHES], 1);
+    counter_add(&d->stats[STAT_RX_DELIVERED], written);
+    counter_add(&d->stats[STAT_RX_TUN_WRITES], writes);
+  }
+  dp_flush_batch(d, &s->control_batch);
+  dp_flush_batch(d, &s->floats);
+  free_rx_state(s);
+  return NULL;
+}
