@@ -12,7 +12,7 @@ describe('postern demo', { skip: root ? false : 'needs root for network namespac
     const r = await postern(['demo'], { timeoutMs: 180_000 });
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stdout, /every step worked/);
-    assert.doesNotMatch(r.stdout, /FAILED/);
+    assert.doesNotMatch(r.stdout, /^\s+FAILED:/m);
     const after = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     const demoNs = (s: string): string[] => s.split('\n').filter((l) => l.startsWith('pstdemo'));
     assert.deepEqual(demoNs(after), demoNs(before));
