@@ -152,3 +152,44 @@ describe('rekey, float and proxies', { skip: root ? false : 'needs root' }, () =
     }
   });
 });
+
+describe('port-share on TCP 443', { skip: root ? false : 'needs root' }, () => {
+  let lab: Lab;
+  let gw: LabGateway;
+  before(async () => {
+    lab = await createLab();
+    gw = await startLabGateway(lab, {
+      configure: (y) => y.replace('port-share: null', 'port-share: 127.0.0.1:8444'),
+    });
+  });
+  after(async () => {
+    await gw?.stop();
+    await lab?.destroy();
+  });
+
+  it('one port serves the web server and VPN clients', async () => {
+    const web = await lab.httpServer('gw', { port: 8444, bytes: 1 << 20 });
+    const page = await lab.download('laptop', `http://${lab.addr.gw.outside.v4}:443/`, {
+      timeoutMs: 30_000,
+    });
+    assert.equal(page.status, 200);
+    assert.equal(page.sha256, web.sha256, 'a browser on 443 gets the web server');
+    const profile = await gw.addUser('pat');
+    keepRemotes(profile, 'tcp');
+    const client = startOpenvpnClient(lab, 'laptop', profile);
+    try {
+      await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
+      assert.equal(
+        (await lab.ping('laptop', lab.addr.office.v4, { count: 3, timeoutSec: 2 })).received,
+        3,
+      );
+      const again = await lab.download('laptop', `http://${lab.addr.gw.outside.v4}:443/`, {
+        timeoutMs: 30_000,
+      });
+      assert.equal(again.sha256, web.sha256, 'and still does while a VPN client is connected');
+    } finally {
+      await client.stop();
+      await web.stop();
+    }
+  });
+});

@@ -65,6 +65,13 @@ export const configSchema = z.strictObject({
         .default(['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']),
       'tls-crypt': z.enum(['v1', 'v2']).default('v2'),
       dataplane: z.enum(['native', 'reference']).default('native'),
+      'port-share': z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+          message: 'expected HOST:PORT, e.g. 127.0.0.1:8443',
+        })
+        .nullable()
+        .default(null),
       'reneg-sec': seconds.default(3600),
       keepalive: z
         .strictObject({ ping: seconds.default(10), restart: seconds.default(60) })

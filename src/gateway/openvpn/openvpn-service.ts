@@ -30,12 +30,15 @@ import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
 import type { Gateway } from '../gateway.js';
 import { authorize } from './authorize.js';
 import type { GatewayDataPath } from './data-path.js';
+import { looksLikeOpenvpn, parseHostPort, relay, sniff } from './port-share.js';
 import { pushConfigFor } from './push-config.js';
 import { SessionDriver, type DriverHooks } from './session-driver.js';
 
 const PEER_ID_LIMIT = 0xffffff;
 const KEEPALIVE_SWEEP_MS = 1000;
 const ACCOUNTING_INTERIM_MS = 30_000;
+/** How long a new TCP connection may take to show its first bytes. */
+const SNIFF_TIMEOUT_MS = 10_000;
 
 const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
 
@@ -218,9 +221,26 @@ export class OpenvpnService {
 
   // TCP: the same first contact over one connection; every packet after it belongs to it.
   #onTcp(socket: Socket): void {
+    socket.on('error', () => undefined);
+    sniff(socket, SNIFF_TIMEOUT_MS, (first) => {
+      if (!first) return void socket.destroy();
+      if (looksLikeOpenvpn(first)) return this.#onOpenvpnTcp(socket, first);
+      const backend = parseHostPort(this.config.openvpn['port-share'] ?? '');
+      if (!backend) {
+        this.#count('tcp-not-openvpn');
+        return void socket.destroy();
+      }
+      this.#count('tcp-port-shared');
+      relay(socket, first, backend);
+      socket.resume();
+    });
+  }
+
+  #onOpenvpnTcp(socket: Socket, first: Uint8Array): void {
     const remote = socket.remoteAddress ?? '?';
     const from = { ip: remote.replace(/^::ffff:/, ''), port: socket.remotePort ?? 0 };
-    const stream = new TcpPacketStream(socket);
+    const stream = new TcpPacketStream(socket, first);
+    socket.resume();
     let driver: SessionDriver | undefined;
     stream.onPacket((bytes) => {
       const op = (bytes[0] ?? 0) >> OPCODE_SHIFT;
