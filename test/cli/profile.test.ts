@@ -130,7 +130,10 @@ describe('postern profile', () => {
     const subject = openssl(['x509', '-in', 'cert.pem', '-noout', '-subject', '-serial'], tmp.path);
     assert.match(subject.out, /CN\s*=\s*plain/);
     assert.equal(
-      /serial=([0-9A-F]+)/.exec(subject.out)?.[1]?.replace(/^(00)+/, '').toLowerCase(),
+      /serial=([0-9A-F]+)/
+        .exec(subject.out)?.[1]
+        ?.replace(/^(00)+/, '')
+        .toLowerCase(),
       serials.get('plain'),
     );
     // The key is the certificate's: their public keys are the same.
