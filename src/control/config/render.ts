@@ -41,6 +41,7 @@ openvpn:                            # SSL VPN, wire-compatible with OpenVPN 2.6 
   dataplane: native                 # native: the C fast path for UDP; reference: TypeScript only
   port-share: null                  # HOST:PORT of a web server: non-OpenVPN TCP connections go there
   reneg-sec: 3600                   # fresh data keys this often (the server jitters 90-100%)
+  reneg-bytes: 0                    # and after this many bytes each way together (0: no limit)
   keepalive: { ping: 10, restart: 60 }
 
 ikev2:                              # IPsec: IKEv2 + ESP in UDP

@@ -73,6 +73,7 @@ export const configSchema = z.strictObject({
         .nullable()
         .default(null),
       'reneg-sec': seconds.default(3600),
+      'reneg-bytes': z.number().int().min(0).default(0),
       keepalive: z
         .strictObject({ ping: seconds.default(10), restart: seconds.default(60) })
         .prefault({}),

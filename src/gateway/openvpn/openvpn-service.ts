@@ -292,7 +292,12 @@ export class OpenvpnService {
       now: Date.now(),
       dataCiphers: this.config.openvpn['data-ciphers'],
       peerId,
-      renegotiation: { renegSec: this.config.openvpn['reneg-sec'] },
+      renegotiation: {
+        renegSec: this.config.openvpn['reneg-sec'],
+        ...(this.config.openvpn['reneg-bytes'] > 0
+          ? { renegBytes: this.config.openvpn['reneg-bytes'] }
+          : {}),
+      },
       transport: protocol === 'openvpn-udp' ? 'udp' : 'tcp',
       wake: driver.wake,
     });
@@ -543,6 +548,13 @@ export class OpenvpnService {
         continue;
       }
       if (now - c.lastTxMs >= ka.pingIntervalSec * 1000) this.#dp.sendPing(d.peerId);
+      // reneg-bytes: the data path counts; the core decides when a key has carried enough.
+      const total = c.bytesIn + c.bytesOut;
+      if (this.config.openvpn['reneg-bytes'] > 0 && total > d.countedBytes) {
+        d.core.countTraffic(d.currentKeyId, total - d.countedBytes, 0);
+        d.countedBytes = total;
+        d.run(d.core.handleTimeout(now));
+      }
     }
   }
 

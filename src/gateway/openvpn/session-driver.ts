@@ -33,6 +33,10 @@ export class SessionDriver implements LiveSession {
   connectedAt: Date | undefined;
   rekeys = 0;
   keyCount = 0;
+  /** The key id packets are sent with now (the newest one installed). */
+  currentKeyId = 0;
+  /** Bytes already reported to the core for reneg-bytes. */
+  countedBytes = 0;
   isClosed = false;
   /** An audit record about this attempt was written (auth ok/fail), so a close needs no other. */
   authAudited = false;
@@ -82,6 +86,7 @@ export class SessionDriver implements LiveSession {
           break;
         case 'keys':
           this.keyCount += 1;
+          this.currentKeyId = out.keyId;
           if (this.keyCount > 1) this.rekeys += 1;
           this.#hooks.keys(this, out);
           break;
