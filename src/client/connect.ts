@@ -8,6 +8,7 @@ import { PosternError } from '../errors.js';
 import { loadPosternProfile, type PosternProfile } from '../control/profile/postern-profile.js';
 import { ReferenceOpenvpnDataPlane } from '../dataplane/reference/openvpn-peers.js';
 import { createLogger, type Logger } from '../io/log.js';
+import { applyInterfaceDns } from '../io/dns-config.js';
 import { openTun, type LinuxTun } from '../io/tun/linux-tun.js';
 import { clientTlsEngineFactory } from '../io/tls/tls-engine.js';
 import {
@@ -32,8 +33,9 @@ const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 const KEEPALIVE_TICK_MS = 1000;
 const GOODBYE_WAIT_MS = 2000;
+// Certificate verdicts, theirs about us (TLS alerts) or ours about them: retrying cannot help.
 const CERTIFICATE_ALERT =
-  /certificate (revoked|expired|unknown)|bad certificate|unknown ca|alert number 4[2-8]/i;
+  /certificate (revoked|expired|unknown)|bad certificate|unknown ca|alert number 4[2-8]|TLS_SERVER_NAME_MISMATCH|TLS_SERVER_NOT_SERVER_CERT|UNABLE_TO_VERIFY|SELF_SIGNED|CERT_HAS_EXPIRED/i;
 
 type AttemptEnd =
   { kind: 'refused'; reason: string } | { kind: 'closed'; reason: string } | { kind: 'stopped' };
@@ -299,6 +301,16 @@ export class Connector {
       this.#dp = new ReferenceOpenvpnDataPlane(this.#tun, Date.now);
       const dp = this.#dp;
       this.#tun.onPackets((packets) => dp.fromTun(packets));
+      const servers = pushed?.dns ?? [];
+      const dns = await applyInterfaceDns(
+        this.#tun.name,
+        servers,
+        pushed?.redirectGateway !== undefined,
+      );
+      this.#log.info(
+        { event: 'dns', servers, ...dns },
+        dns.applied ? 'DNS servers set for the tunnel' : 'DNS servers not applied',
+      );
     }
     this.#dp?.addPeer(0, { transport: link, addresses: [], sendPeerId: peerId, upstream: true });
     this.#installKeys();

@@ -1,5 +1,6 @@
 // `postern connect` as a user runs it: against a Postern gateway over UDP, over TCP through an
-// HTTP proxy, refused with a non-zero exit when revoked; and against a stock `openvpn --server`.
+// HTTP proxy, refused with a non-zero exit when revoked. Against a stock `openvpn --server`:
+// postern-connect-stock-server.test.ts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,8 @@ describe('postern connect', { skip: root ? false : 'needs root' }, () => {
       };
       assert.match(line.address4, /^100\.64\.0\.\d+\/24$/);
       assert.match(line.address6, /^fd00:64::[0-9a-f]+\/64$/);
+      // Pushed DNS is applied through systemd-resolved where it runs, and said either way.
+      assert.ok(client.log.lines.some((l) => l.includes('"event":"dns"')));
       assert.equal(
         (await lab.ping('laptop', lab.addr.office.v4, { count: 3, timeoutSec: 2 })).received,
         3,
