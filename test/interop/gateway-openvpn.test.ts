@@ -181,3 +181,54 @@ describe(
     });
   },
 );
+
+describe(
+  'stock openvpn client -> Postern gateway over IPv6 outside',
+  { skip: root ? false : 'needs root' },
+  () => {
+    let lab: Lab;
+    let gw: LabGateway;
+    before(async () => {
+      lab = await createLab();
+      gw = await startLabGateway(lab);
+    });
+    after(async () => {
+      await gw?.stop();
+      await lab?.destroy();
+    });
+
+    for (const proto of ['udp6', 'tcp6-client'] as const) {
+      it(`connects to the gateway's IPv6 address (${proto}) and carries both families inside`, async () => {
+        const profile = await gw.addUser(`ipv6-${proto}`);
+        const lines = readFileSync(profile, 'utf8')
+          .split('\n')
+          .filter((l) => !l.startsWith('remote ') && !l.startsWith('explicit-exit-notify'));
+        lines.push(`remote ${lab.addr.gw.outside.v6} ${proto === 'udp6' ? 1194 : 443} ${proto}`);
+        writeFileSync(profile, lines.join('\n'));
+        const client = startOpenvpnClient(lab, 'laptop', profile);
+        try {
+          await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
+          assert.equal(
+            (await lab.ping('laptop', lab.addr.office.v4, { count: 2, timeoutSec: 2 })).received,
+            2,
+          );
+          assert.equal(
+            (await lab.ping('laptop', lab.addr.office.v6, { count: 2, timeoutSec: 2, v6: true }))
+              .received,
+            2,
+          );
+          const sessions = JSON.parse((await gw.cli(['sessions', '--json'])).stdout) as {
+            user: string;
+            remote: string;
+          }[];
+          assert.match(
+            sessions.find((s) => s.user === `ipv6-${proto}`)?.remote ?? '',
+            /^\[2001:db8:51::2\]:\d+$/,
+          );
+        } finally {
+          await client.stop();
+        }
+      });
+    }
+  },
+);
