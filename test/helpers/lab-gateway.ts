@@ -1,10 +1,11 @@
 // A real Postern gateway in the lab's gw namespace, and real clients in the laptop namespace,
 // for end-to-end tests.
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Lab } from '../../src/lab/index.js';
+import { createLab, type Lab } from '../../src/lab/index.js';
 import { BIN, postern, tempDir } from './postern-cli.js';
 
 export interface LineWatcher {
@@ -84,7 +85,6 @@ export async function startLabGateway(
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   if (opts.configure) {
     const file = join(dir, 'postern.yaml');
-    const { readFileSync } = await import('node:fs');
     writeFileSync(file, opts.configure(readFileSync(file, 'utf8')));
   }
   const proc = lab.spawn(
@@ -196,6 +196,52 @@ export function startPosternClient(
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       return exited;
+    },
+  };
+}
+
+/**
+ * Keeps only one transport's remotes in an exported profile (.ovpn or Postern JSON), so a test
+ * drives exactly the path it means to (exported profiles list UDP first, then TCP).
+ */
+export function keepRemotes(profile: string, proto: 'udp' | 'tcp'): void {
+  const text = readFileSync(profile, 'utf8');
+  if (profile.endsWith('.json')) {
+    const p = JSON.parse(text) as { remotes: { proto: string }[] };
+    p.remotes = p.remotes.filter((r) => r.proto === proto);
+    writeFileSync(profile, JSON.stringify(p));
+    return;
+  }
+  const kept = text
+    .split('\n')
+    .filter((l) => !l.startsWith('remote ') || l.endsWith(` ${proto}`))
+    .filter((l) => proto === 'udp' || !l.startsWith('explicit-exit-notify'));
+  writeFileSync(profile, kept.join('\n'));
+}
+
+/** A lab with a running gateway for one describe block: built before, torn down after. */
+export function labWithGateway(opts: Parameters<typeof startLabGateway>[1] = {}): {
+  readonly lab: Lab;
+  readonly gw: LabGateway;
+} {
+  const state: { lab?: Lab; gw?: LabGateway } = {};
+  before(async () => {
+    state.lab = await createLab();
+    state.gw = await startLabGateway(state.lab, opts);
+  });
+  after(async () => {
+    await state.gw?.stop();
+    await state.lab?.destroy();
+  });
+  return {
+    get lab(): Lab {
+      if (!state.lab) throw new Error('the lab is not built yet (use it inside tests or hooks)');
+      return state.lab;
+    },
+    get gw(): LabGateway {
+      if (!state.gw)
+        throw new Error('the gateway is not started yet (use it inside tests or hooks)');
+      return state.gw;
     },
   };
 }

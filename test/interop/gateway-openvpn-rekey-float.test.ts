@@ -2,11 +2,12 @@
 // its session; a client behind an HTTP proxy gets in over TCP.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import { tempDir } from '../helpers/postern-cli.js';
 import {
+  keepRemotes,
   startLabGateway,
   startOpenvpnClient,
   type LabGateway,
@@ -14,20 +15,6 @@ import {
 } from '../helpers/lab-gateway.js';
 
 const root = process.getuid?.() === 0;
-
-function keepRemotes(profile: string, proto: 'udp' | 'tcp'): void {
-  const lines = readFileSync(profile, 'utf8').split('\n');
-  writeFileSync(
-    profile,
-    lines
-      .filter(
-        (l) =>
-          (!l.startsWith('remote ') || l.endsWith(` ${proto}`)) &&
-          (proto === 'udp' || !l.startsWith('explicit-exit-notify')),
-      )
-      .join('\n'),
-  );
-}
 
 interface Session {
   id: string;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import {
+  keepRemotes,
   startLabGateway,
   startOpenvpnClient,
   type LabGateway,
@@ -33,17 +34,7 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
       const user = `alice-${proto}`;
       before(async () => {
         const profile = await gw.addUser(user);
-        // The exported profile lists the UDP remote first, then TCP; keep only this test's one.
-        const text = readFileSync(profile, 'utf8');
-        const other = proto === 'udp' ? 'tcp' : 'udp';
-        writeFileSync(
-          profile,
-          text
-            .split('\n')
-            .filter((l) => !l.startsWith('remote ') || l.endsWith(` ${proto}`))
-            .filter((l) => other !== 'udp' || !l.startsWith('explicit-exit-notify'))
-            .join('\n'),
-        );
+        keepRemotes(profile, proto);
         assert.match(readFileSync(profile, 'utf8'), new RegExp(`^remote \\S+ \\d+ ${proto}$`, 'm'));
         client = startOpenvpnClient(lab, 'laptop', profile);
         await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
@@ -141,14 +132,7 @@ describe(
         configure: (y) => y.replace('dataplane: native', 'dataplane: reference'),
       });
       const profile = await gw.addUser('rita');
-      const text = readFileSync(profile, 'utf8');
-      writeFileSync(
-        profile,
-        text
-          .split('\n')
-          .filter((l) => !(l.startsWith('remote ') && l.endsWith(' tcp')))
-          .join('\n'),
-      );
+      keepRemotes(profile, 'udp');
       client = startOpenvpnClient(lab, 'laptop', profile);
       await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
     });

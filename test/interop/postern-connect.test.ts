@@ -3,19 +3,18 @@
 // postern-connect-stock-server.test.ts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import { tempDir } from '../helpers/postern-cli.js';
-import { startLabGateway, startPosternClient, type LabGateway } from '../helpers/lab-gateway.js';
+import {
+  keepRemotes,
+  startLabGateway,
+  startPosternClient,
+  type LabGateway,
+} from '../helpers/lab-gateway.js';
 
 const root = process.getuid?.() === 0;
-
-function onlyRemotes(profile: string, proto: 'udp' | 'tcp'): void {
-  const p = JSON.parse(readFileSync(profile, 'utf8')) as { remotes: { proto: string }[] };
-  p.remotes = p.remotes.filter((r) => r.proto === proto);
-  writeFileSync(profile, JSON.stringify(p));
-}
 
 describe('postern connect', { skip: root ? false : 'needs root' }, () => {
   let lab: Lab;
@@ -33,7 +32,7 @@ describe('postern connect', { skip: root ? false : 'needs root' }, () => {
 
   it('-> Postern over UDP: logs "connected" with its addresses, reaches the office, exits 0 on SIGTERM', async () => {
     const profile = await gw.addUser('erin', { format: 'postern' });
-    onlyRemotes(profile, 'udp');
+    keepRemotes(profile, 'udp');
     const client = startPosternClient(lab, 'laptop', profile);
     try {
       const line = JSON.parse(await client.log.waitFor(/"event":"connected"/, 45_000)) as {
@@ -79,7 +78,7 @@ describe('postern connect', { skip: root ? false : 'needs root' }, () => {
     });
     await new Promise((r) => setTimeout(r, 500));
     const profile = await gw.addUser('frank', { format: 'postern' });
-    onlyRemotes(profile, 'tcp');
+    keepRemotes(profile, 'tcp');
     const client = startPosternClient(lab, 'laptop', profile, [
       '--http-proxy',
       `${lab.addr.inet.laptopSide.v4}:8888`,
@@ -106,7 +105,7 @@ describe('postern connect', { skip: root ? false : 'needs root' }, () => {
 
   it('a revoked user is refused: non-zero exit', async () => {
     const profile = await gw.addUser('gina', { format: 'postern' });
-    onlyRemotes(profile, 'udp');
+    keepRemotes(profile, 'udp');
     assert.equal((await gw.cli(['user', 'revoke', 'gina'])).code, 0);
     const client = startPosternClient(lab, 'laptop', profile);
     const code = await new Promise<number | null>((resolve) => {

@@ -3,6 +3,7 @@ import qrcode from 'qrcode-terminal';
 import { apiRequest } from '../../api/client.js';
 import { addUser, deleteUser, revokeUser, type AdminContext } from '../../control/admin/users.js';
 import type { Config } from '../../control/config/index.js';
+import { checkStaticAddress, setStaticAddresses } from '../../control/pool/leases.js';
 import { listCertificates, listUsers, type Store } from '../../control/store/index.js';
 import { isPosternError } from '../../errors.js';
 import { printJson, printTable, resolveDir, apiSocket, UsageError, withStore } from '../context.js';
@@ -49,6 +50,8 @@ export function registerUser(program: Command): void {
     .option('--group <G>', 'a group from postern.yaml (repeatable; default: default)', collect, [])
     .option('--password-stdin', 'read a password from standard input')
     .option('--totp', 'enrol one-time codes: prints the otpauth URI and a QR code')
+    .option('--ip4 <A>', 'a static IPv4 address from the pool, always given to this user')
+    .option('--ip6 <B>', 'a static IPv6 address from the pool, always given to this user')
     .option('--json', 'print JSON')
     .action(
       async (
@@ -58,18 +61,27 @@ export function registerUser(program: Command): void {
           group: string[];
           passwordStdin?: boolean;
           totp?: boolean;
+          ip4?: string;
+          ip6?: string;
           json?: boolean;
         },
       ) => {
         const password = o.passwordStdin ? await readStdin() : undefined;
         const dir = resolveDir(o);
-        const added = await withStore(dir, (config, store) =>
-          addUser(adminContext(dir, config, store), name, {
+        const added = await withStore(dir, async (config, store) => {
+          // Checked before the user exists, so a bad address leaves nothing half made.
+          if (o.ip4 !== undefined) checkStaticAddress(config.pools.ipv4, o.ip4);
+          if (o.ip6 !== undefined) checkStaticAddress(config.pools.ipv6, o.ip6);
+          const made = await addUser(adminContext(dir, config, store), name, {
             groups: o.group,
             totp: Boolean(o.totp),
             ...(password !== undefined ? { password } : {}),
-          }),
-        );
+          });
+          if (o.ip4 !== undefined || o.ip6 !== undefined) {
+            await setStaticAddresses(store.db, name, config.pools, { v4: o.ip4, v6: o.ip6 });
+          }
+          return made;
+        });
         if (o.json) return printJson(added);
         process.stdout.write(
           `added ${added.name} (groups: ${added.groups.join(', ')}; certificate ${added.serial}, valid until ${added.notAfter})\n`,
@@ -128,39 +140,38 @@ export function registerUser(program: Command): void {
       );
     });
 
-  user
-    .command('revoke')
-    .description("revoke the user's certificates now; its live sessions end at once")
-    .argument('<NAME>', 'user name')
-    .option('--dir <DIR>', 'data directory')
-    .option('--json', 'print JSON')
-    .action(async (name: string, o: { dir?: string; json?: boolean }) => {
-      const dir = resolveDir(o);
-      const r = await withStore(dir, async (config, store) => {
-        const serials = await revokeUser(adminContext(dir, config, store), name);
-        return { name, revoked: serials, sessionsEnded: await tellGateway(dir, name) };
+  // revoke and del differ only in what is done to the user; both end its live sessions.
+  const ending = [
+    {
+      verb: 'revoke',
+      act: revokeUser,
+      says: "revoke the user's certificates now; its live sessions end at once",
+      done: 'revoked',
+    },
+    {
+      verb: 'del',
+      act: deleteUser,
+      says: 'delete a user (its certificates are revoked first)',
+      done: 'deleted',
+    },
+  ] as const;
+  for (const e of ending) {
+    user
+      .command(e.verb)
+      .description(e.says)
+      .argument('<NAME>', 'user name')
+      .option('--dir <DIR>', 'data directory')
+      .option('--json', 'print JSON')
+      .action(async (name: string, o: { dir?: string; json?: boolean }) => {
+        const dir = resolveDir(o);
+        const r = await withStore(dir, async (config, store) => {
+          const serials = await e.act(adminContext(dir, config, store), name);
+          return { name, revoked: serials, sessionsEnded: await tellGateway(dir, name) };
+        });
+        if (o.json) return printJson(r);
+        process.stdout.write(
+          `${e.done} ${name}: revoked ${r.revoked.length} certificate(s); ended ${r.sessionsEnded} live session(s)\n`,
+        );
       });
-      if (o.json) return printJson(r);
-      process.stdout.write(
-        `revoked ${r.revoked.length} certificate(s) of ${name}; ended ${r.sessionsEnded} live session(s)\n`,
-      );
-    });
-
-  user
-    .command('del')
-    .description('delete a user (its certificates are revoked first)')
-    .argument('<NAME>', 'user name')
-    .option('--dir <DIR>', 'data directory')
-    .option('--json', 'print JSON')
-    .action(async (name: string, o: { dir?: string; json?: boolean }) => {
-      const dir = resolveDir(o);
-      const r = await withStore(dir, async (config, store) => {
-        const serials = await deleteUser(adminContext(dir, config, store), name);
-        return { name, revoked: serials, sessionsEnded: await tellGateway(dir, name) };
-      });
-      if (o.json) return printJson(r);
-      process.stdout.write(
-        `deleted ${name}; revoked ${r.revoked.length} certificate(s); ended ${r.sessionsEnded} live session(s)\n`,
-      );
-    });
+  }
 }
