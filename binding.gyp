@@ -15,6 +15,7 @@
         'native/ovpn_hooks.c',
         'native/ovpn_offload.c',
         'native/ovpn_peers.c',
+        'native/ovpn_policy.c',
         'native/ovpn_rx.c',
         'native/ovpn_tun.c',
         'native/ovpn_tx.c',

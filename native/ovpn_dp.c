@@ -474,6 +474,78 @@ static napi_value dp_counters(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* setPolicy(peerId, table: Uint8Array | null): boolean. A table of rule records (see
+ * ovpn_policy.c); null lifts the policy. Swapped under the write lock: the next batch sees it. */
+static napi_value dp_set_policy(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  dp *d = get_dp(env, info, &argc, argv);
+  uint32_t id;
+  if (d == NULL || argc < 2 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  napi_valuetype type;
+  NAPI_CALL(env, napi_typeof(env, argv[1], &type));
+  dp_policy *pol = NULL;
+  if (type != napi_null && type != napi_undefined) {
+    uint8_t *table;
+    size_t len;
+    if (!pst_get_bytes(env, argv[1], &table, &len) ||
+        (pol = dp_policy_decode(table, len)) == NULL) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "policy: a table of 24-byte rule records");
+      return NULL;
+    }
+  }
+  pthread_rwlock_wrlock(&d->lock);
+  dp_peer *p = dp_find_peer(d, id);
+  dp_policy *old = pol;
+  if (p != NULL) {
+    old = p->policy;
+    p->policy = pol;
+  }
+  pthread_rwlock_unlock(&d->lock);
+  free(old);
+  return make_bool(env, p != NULL);
+}
+
+/* policyDrops(peerId): number | undefined */
+static napi_value dp_policy_drops(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  dp *d = get_dp(env, info, &argc, argv);
+  uint32_t id;
+  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp_peer *p = dp_find_peer(d, id);
+  if (p == NULL) return NULL;
+  napi_value result;
+  NAPI_CALL(env, napi_create_double(env, (double)counter_get(&p->policy_drops), &result));
+  return result;
+}
+
+/* takePolicySamples(peerId): Buffer (40-byte flow records) | undefined. Empties the peer's list. */
+static napi_value dp_take_policy_samples(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  dp *d = get_dp(env, info, &argc, argv);
+  uint32_t id;
+  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  uint8_t out[DP_POLICY_SAMPLES * DP_POLICY_SAMPLE_SIZE];
+  uint32_t count = 0;
+  pthread_rwlock_wrlock(&d->lock);
+  dp_peer *p = dp_find_peer(d, id);
+  if (p != NULL) {
+    count = p->sample_count;
+    for (uint32_t i = 0; i < count; i++) {
+      dp_flow_encode(&p->samples[i], out + (size_t)i * DP_POLICY_SAMPLE_SIZE);
+    }
+    p->sample_count = 0;
+  }
+  pthread_rwlock_unlock(&d->lock);
+  if (p == NULL) return NULL;
+  napi_value result;
+  NAPI_CALL(env, napi_create_buffer_copy(env, (size_t)count * DP_POLICY_SAMPLE_SIZE, out, NULL,
+                                         &result));
+  return result;
+}
+
 /* dropCounters(): { [reason]: number } */
 static napi_value dp_drop_counters(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -755,6 +827,10 @@ napi_status ovpn_dp_register(napi_env env, napi_value exports) {
       {"sendPing", NULL, dp_send_ping, NULL, NULL, NULL, napi_default_method, NULL},
       {"counters", NULL, dp_counters, NULL, NULL, NULL, napi_default_method, NULL},
       {"dropCounters", NULL, dp_drop_counters, NULL, NULL, NULL, napi_default_method, NULL},
+      {"setPolicy", NULL, dp_set_policy, NULL, NULL, NULL, napi_default_method, NULL},
+      {"policyDrops", NULL, dp_policy_drops, NULL, NULL, NULL, napi_default_method, NULL},
+      {"takePolicySamples", NULL, dp_take_policy_samples, NULL, NULL, NULL, napi_default_method,
+       NULL},
       {"stats", NULL, dp_stats, NULL, NULL, NULL, napi_default_method, NULL},
       {"sendControl", NULL, dp_send_control, NULL, NULL, NULL, napi_default_method, NULL},
       {"tunWrite", NULL, dp_tun_write, NULL, NULL, NULL, napi_default_method, NULL},

@@ -124,6 +124,37 @@ typedef struct {
   ovpn_replay replay; /* RX thread */
 } dp_key;
 
+/* A peer's policy (ovpn_policy.c): ordered rules, first match decides, no match drops. The
+ * record layout JS writes is src/control/policy/table.ts. */
+#define DP_POLICY_RULE_SIZE 24
+#define DP_POLICY_RULES_MAX 4096
+/* Dropped flows a peer keeps between two drains by JS (audit sampling), and their record size. */
+#define DP_POLICY_SAMPLES 8
+#define DP_POLICY_SAMPLE_SIZE 40
+
+typedef struct {
+  uint8_t family;
+  uint8_t prefix;
+  uint8_t proto; /* 0: any */
+  uint8_t allow;
+  uint16_t port_lo, port_hi;
+  uint8_t network[16];
+} dp_policy_rule;
+
+typedef struct {
+  uint32_t count;
+  dp_policy_rule rules[];
+} dp_policy;
+
+/* The fields of an inner packet policy looks at; ports 0 when not readable. */
+typedef struct {
+  uint8_t family;
+  uint8_t proto;
+  uint16_t src_port, dst_port;
+  uint8_t src[16];
+  uint8_t dst[16];
+} dp_flow;
+
 typedef struct dp_peer {
   struct dp_peer *next; /* by-id hash chain */
   uint32_t id;
@@ -136,10 +167,15 @@ typedef struct dp_peer {
   pthread_spinlock_t remote_lock;
   dp_sockaddr remote;
   socklen_t remote_len;
+  dp_policy *policy; /* NULL: no policy (everything passes); swapped under the write lock */
   /* Written by the RX thread only. */
   alignas(DP_CACHE_LINE) _Atomic uint64_t bytes_in;
   _Atomic uint64_t packets_in;
   _Atomic uint64_t last_rx_ms;
+  _Atomic uint64_t policy_drops;
+  /* Dropped flows not yet drained: RX appends under the read lock, JS drains under the write. */
+  uint32_t sample_count;
+  dp_flow samples[DP_POLICY_SAMPLES];
   /* Written by the TX thread (or JS under the write lock) only. */
   alignas(DP_CACHE_LINE) _Atomic uint64_t bytes_out;
   _Atomic uint64_t packets_out;
@@ -254,6 +290,11 @@ dp_peer *dp_unlink_peer(dp *d, uint32_t id);
 void dp_free_key(dp_key *k);
 void dp_free_peer(dp_peer *p);
 void dp_free_tables(dp *d);
+
+/* ovpn_policy.c: the per-packet check (RX thread, read lock held) and the table JS sends. */
+bool dp_policy_admits(dp_peer *p, const uint8_t *packet, size_t len);
+dp_policy *dp_policy_decode(const uint8_t *table, size_t len);
+void dp_flow_encode(const dp_flow *f, uint8_t out[DP_POLICY_SAMPLE_SIZE]);
 
 /* ovpn_handoff.c */
 void dp_free_batches(dp_batch *b);

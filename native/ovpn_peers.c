@@ -223,6 +223,7 @@ void dp_free_key(dp_key *k) {
 
 void dp_free_peer(dp_peer *p) {
   for (int i = 0; i < OVPN_KEY_IDS; i++) dp_free_key(p->keys[i]);
+  free(p->policy);
   pthread_spin_destroy(&p->remote_lock);
   OPENSSL_cleanse(p, sizeof *p);
   free(p);

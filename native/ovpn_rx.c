@@ -106,6 +106,7 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
     s->drops[OVPN_DROP_SPOOFED_SOURCE]++;
     return;
   }
+  if (peer->policy != NULL && !dp_policy_admits(peer, plain, plain_len)) return;
   owned_add(&peer->bytes_in, plain_len);
   owned_add(&peer->packets_in, 1);
   rx_deliver(d, s, plain, plain_len);

@@ -12,6 +12,14 @@ export const DEBIAN_PACKAGES = [
   'procps',
   'tinyproxy',
   'openvpn',
+  'nftables',
+  'freeradius',
+  'wireguard-go',
+  'wireguard-tools',
+  'strongswan-charon',
+  'strongswan-swanctl',
+  'libcharon-extra-plugins',
+  'libstrongswan-standard-plugins',
 ];
 
 function installed(pkg) {

@@ -3,6 +3,8 @@
 import { join } from 'node:path';
 import { loadConfigFile, CONFIG_FILE, type Config } from '../control/config/index.js';
 import { openStore, writeAudit, type Store } from '../control/store/index.js';
+import { checkPolicy } from '../control/policy/check.js';
+import { FullTunnelNat } from './nat.js';
 import type { Logger } from '../io/log.js';
 import { SessionTable, type SessionInfo } from './sessions.js';
 
@@ -29,6 +31,8 @@ export const VERSION = '0.1.0';
 export interface GatewayService {
   /** The CA, CRL or keys on disk changed (a revocation): new handshakes must see it. */
   refreshCredentials(): Promise<void>;
+  /** postern.yaml was reloaded: live sessions follow its policy from now on. */
+  configChanged?(): void;
   close(): Promise<void>;
 }
 
@@ -39,8 +43,11 @@ export class Gateway {
   readonly sessions = new SessionTable();
   readonly listeners: ListenerInfo[] = [];
   readonly services: GatewayService[] = [];
+  /** Per-session policy drop counts, one lookup per protocol service. */
+  readonly policyCounters: ((sessionId: string) => number | undefined)[] = [];
   readonly startedAt: Date;
   readonly #log: Logger;
+  readonly #nat: FullTunnelNat;
   #config: Config;
 
   private constructor(dir: string, config: Config, store: Store, log: Logger, now: Date) {
@@ -50,12 +57,16 @@ export class Gateway {
     this.store = store;
     this.#log = log;
     this.startedAt = now;
+    this.#nat = new FullTunnelNat(log);
   }
 
   static async open(dir: string, log: Logger, now = new Date()): Promise<Gateway> {
     const config = loadConfigFile(join(dir, CONFIG_FILE));
+    checkPolicy(config, join(dir, CONFIG_FILE));
     const store = await openStore(dir, config.store.url);
-    return new Gateway(dir, config, store, log, now);
+    const gw = new Gateway(dir, config, store, log, now);
+    await gw.#nat.apply(config);
+    return gw;
   }
 
   get config(): Config {
@@ -65,7 +76,9 @@ export class Gateway {
   /** Re-reads postern.yaml; a broken file throws and the running configuration stays. */
   async reload(): Promise<void> {
     try {
-      this.#config = loadConfigFile(this.configFile);
+      const config = loadConfigFile(this.configFile);
+      checkPolicy(config, this.configFile);
+      this.#config = config;
     } catch (e) {
       this.#log.error(
         { event: 'reload', result: 'fail', error: (e as Error).message },
@@ -74,6 +87,8 @@ export class Gateway {
       throw e;
     }
     this.#log.level = this.#config.log.level;
+    for (const s of this.services) s.configChanged?.();
+    await this.#nat.apply(this.#config);
     this.#log.info({ event: 'reload', result: 'ok' }, 'configuration reloaded');
     await writeAudit(
       this.store.db,
@@ -97,7 +112,10 @@ export class Gateway {
   }
 
   listSessions(): SessionInfo[] {
-    return this.sessions.all().map((s) => s.info());
+    return this.sessions.all().map((s) => ({
+      ...s.info(),
+      policyDrops: this.policyCounters.reduce((n, f) => n + (f(s.id) ?? 0), 0),
+    }));
   }
 
   /** A user's certificates were revoked or the user deleted: end their sessions now. */
@@ -115,6 +133,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     for (const s of this.services) await s.close();
+    await this.#nat.remove();
     await this.store.close();
   }
 }

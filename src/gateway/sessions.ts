@@ -14,6 +14,8 @@ export interface SessionInfo {
   bytesIn: number;
   bytesOut: number;
   rekeys: number;
+  /** Packets from the client its policy dropped. */
+  policyDrops?: number;
 }
 
 export interface LiveSession {

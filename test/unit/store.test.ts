@@ -18,6 +18,7 @@ import {
   updateAccounting,
   writeAudit,
 } from '../../src/control/store/index.js';
+import { migrationProvider } from '../../src/control/store/migrations/index.js';
 import { tempDir } from '../helpers/postern-cli.js';
 
 describe('store', () => {
@@ -47,10 +48,13 @@ describe('store', () => {
       'meta',
     ])
       assert.ok(tables.includes(t), `table ${t}`);
+    const known = Object.keys(await migrationProvider.getMigrations()).sort();
     assert.deepEqual(
       migrations.map((m) => m.name),
-      ['001-initial'],
+      known,
+      'every migration applied, in order, once',
     );
+    assert.equal(known[0], '001-initial');
     assert.equal(statSync(join(tmp.path, 'postern.db')).mode & 0o777, 0o600);
   });
 

@@ -67,5 +67,18 @@ groups:                             # see above
     allow: ${list(s.routes)}
     full-tunnel: false              # true: all of the client's traffic goes through the gateway
     client-to-client: false         # true: members may reach each other's VPN addresses
+
+accounting:                         # bytes and packets each way per session, in the store
+  interim-seconds: 30               # live totals saved this often: at most this much is lost if the gateway dies
+  export: null                      # path of a JSON-lines file for a SIEM: every audit record and accounting update, one line each
+
+radius:                             # optional RADIUS (RFC 2865/2866) for passwords and accounting
+  enabled: false
+  servers: []                       # e.g. [{ host: 192.0.2.10, auth-port: 1812, acct-port: 1813 }], tried in order
+  secret: ""                        # shared secret, the same as in the server's clients.conf
+  nas-identifier: null              # NAS-Identifier sent to the server (null: the name above)
+  timeout-ms: 3000                  # wait this long for each answer before retransmitting
+  tries: 3                          # transmissions per server before the next one
+  accounting: true                  # also send Accounting-Request Start / Interim-Update / Stop
 `;
 }

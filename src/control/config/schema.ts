@@ -37,6 +37,39 @@ const listenerSchema = z.strictObject({
   port,
 });
 
+const radiusServerSchema = z.strictObject({
+  host: z.string().min(1),
+  'auth-port': port.default(1812),
+  'acct-port': port.default(1813),
+});
+
+const radiusSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    servers: z.array(radiusServerSchema).default([]),
+    secret: z.string().default(''),
+    'nas-identifier': z.string().min(1).max(253).nullable().default(null),
+    'timeout-ms': z.number().int().min(100).max(60_000).default(3000),
+    tries: z.number().int().min(1).max(10).default(3),
+    accounting: z.boolean().default(true),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.enabled) return;
+    if (r.servers.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['servers'],
+        message: 'RADIUS is enabled: list a server',
+      });
+    if (r.secret === '')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message: 'RADIUS is enabled: set the shared secret',
+      });
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   name: z.string().min(1).max(64).default('postern'),
   endpoint: z.string().min(1),
@@ -91,6 +124,13 @@ export const configSchema = z.strictObject({
   dns: z.array(ip).default([]),
   crypto: z.strictObject({ 'min-tls': z.enum(['1.2', '1.3']).default('1.2') }).prefault({}),
   groups: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), groupSchema).default({}),
+  accounting: z
+    .strictObject({
+      'interim-seconds': z.number().int().min(1).max(86_400).default(30),
+      export: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
+  radius: radiusSchema,
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -74,6 +74,14 @@ export interface MetaTable {
   value: string;
 }
 
+export interface LeasesTable {
+  address: string;
+  family: number;
+  user_name: string;
+  session_id: string | null;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   user_groups: UserGroupsTable;
@@ -82,4 +90,5 @@ export interface Database {
   audit: AuditTable;
   accounting: AccountingTable;
   meta: MetaTable;
+  leases: LeasesTable;
 }

@@ -16,6 +16,10 @@ import { DEFAULT_TUN_MTU, type OpenTunOptions } from '../../io/tun/linux-tun.js'
 import { parseIpAddress } from '../../wire/ip/address.js';
 import { KEY_ID_MASK, PEER_ID_UNDEFINED } from '../../wire/openvpn/constants.js';
 import type { DataChannelKeys } from '../reference/openvpn-data.js';
+import { encodePolicyTable } from '../../control/policy/table.js';
+import type { CompiledPolicy } from '../../control/policy/matcher.js';
+import type { DroppedFlow } from '../../control/policy/dropped-flow.js';
+import { formatIpAddress } from '../../wire/ip/address.js';
 import type { DropCounter, PeerCounters } from '../reference/openvpn-peers.js';
 import {
   decodeRecords,
@@ -90,6 +94,36 @@ const REFERENCE_DROP: Readonly<Partial<Record<NativeDropReason, DropCounter>>> =
   'key-exhausted': 'key-exhausted',
   'bad-opcode': 'not-data',
 };
+
+/** The policy methods of the addon (native/ovpn_dp.c, ovpn_policy.c). */
+interface NativePolicyMethods {
+  setPolicy(peerId: number, table: Uint8Array | null): boolean;
+  policyDrops(peerId: number): number | undefined;
+  takePolicySamples(peerId: number): Buffer | undefined;
+}
+
+/** One dropped flow record of takePolicySamples (native/ovpn_policy.c dp_flow_encode). */
+const SAMPLE_SIZE = 40;
+const SAMPLE_SRC_AT = 8;
+const SAMPLE_DST_AT = 24;
+const IPV4_LENGTH = 4;
+const IPV6_LENGTH = 16;
+
+function decodeSamples(bytes: Buffer): DroppedFlow[] {
+  const out: DroppedFlow[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 0; at + SAMPLE_SIZE <= bytes.length; at += SAMPLE_SIZE) {
+    const length = bytes[at] === 4 ? IPV4_LENGTH : IPV6_LENGTH;
+    out.push({
+      proto: bytes[at + 1] ?? 0,
+      srcPort: view.getUint16(at + 2, true),
+      dstPort: view.getUint16(at + 4, true),
+      src: formatIpAddress(bytes.subarray(at + SAMPLE_SRC_AT, at + SAMPLE_SRC_AT + length)),
+      dst: formatIpAddress(bytes.subarray(at + SAMPLE_DST_AT, at + SAMPLE_DST_AT + length)),
+    });
+  }
+  return out;
+}
 
 function misuse(code: string, message: string): PosternError {
   return new PosternError(code, message);
@@ -265,6 +299,26 @@ export class NativeOpenvpnDataPlane {
   /** Inner bytes and packets each way (pings excluded) and the Date.now() of the last ones. */
   counters(peerId: number): PeerCounters | undefined {
     return this.#native.counters(peerId) ?? undefined;
+  }
+
+  /**
+   * What the peer may send to, checked on the RX thread after decryption and the source check;
+   * undefined lifts it. Takes effect from the next received batch. False if no such peer.
+   */
+  setPolicy(peerId: number, policy: CompiledPolicy | undefined): boolean {
+    const native = this.#native as unknown as NativePolicyMethods;
+    return native.setPolicy(peerId, policy ? encodePolicyTable(policy) : null);
+  }
+
+  /** Packets of the peer its policy dropped. */
+  policyDrops(peerId: number): number {
+    return (this.#native as unknown as NativePolicyMethods).policyDrops(peerId) ?? 0;
+  }
+
+  /** The first dropped flows since the last call (at most 8; the count has them all). */
+  takePolicySamples(peerId: number): DroppedFlow[] {
+    const bytes = (this.#native as unknown as NativePolicyMethods).takePolicySamples(peerId);
+    return bytes ? decodeSamples(bytes) : [];
   }
 
   /** A keepalive ping (OpenVPN's 16-byte magic, sealed like data) to the peer. */

@@ -8,6 +8,9 @@
 import type { TunDevice } from '../../io/tun/tun-device.js';
 import { Opcode, OPCODE_SHIFT, PING_MAGIC, KEY_ID_MASK } from '../../wire/openvpn/constants.js';
 import { addressKey, packetAddressKey } from '../inner-address.js';
+import { decide, type CompiledPolicy } from '../../control/policy/matcher.js';
+import { readFlow } from '../../control/policy/flow.js';
+import { droppedFlow, type DroppedFlow } from '../../control/policy/dropped-flow.js';
 import {
   OpenvpnDataDecryptor,
   OpenvpnDataEncryptor,
@@ -57,9 +60,18 @@ interface Peer {
   keys: (KeySlot | undefined)[];
   primary: number;
   counters: PeerCounters;
+  /** What the peer may send to; undefined: anything (the client side, tests). */
+  policy: CompiledPolicy | undefined;
+  policyDrops: number;
+  /** The latest policy drops, for audit sampling; at most POLICY_SAMPLES_MAX, oldest first. */
+  policySamples: DroppedFlow[];
 }
 
-export type NetworkVerdict = 'delivered' | 'ping' | 'unknown-peer' | 'dropped';
+/** Dropped flows a peer keeps between two drains (the native path keeps as many). */
+export const POLICY_SAMPLES_MAX = 8;
+
+/** 'filtered': authenticated, but the peer's policy does not let it through. */
+export type NetworkVerdict = 'delivered' | 'ping' | 'unknown-peer' | 'dropped' | 'filtered';
 
 export type DropCounter =
   | 'not-data'
@@ -69,7 +81,8 @@ export type DropCounter =
   | 'spoofed-source'
   | 'not-ip'
   | 'no-route'
-  | 'key-exhausted';
+  | 'key-exhausted'
+  | 'policy';
 
 export class ReferenceOpenvpnDataPlane {
   readonly #tun: TunDevice;
@@ -105,6 +118,9 @@ export class ReferenceOpenvpnDataPlane {
         lastRxMs: now,
         lastTxMs: now,
       },
+      policy: undefined,
+      policyDrops: 0,
+      policySamples: [],
     };
     this.#peers.set(peerId, peer);
     for (const k of peer.addressKeys) this.#byAddress.set(k, peer);
@@ -115,6 +131,26 @@ export class ReferenceOpenvpnDataPlane {
   setTransport(peerId: number, transport: PeerTransport): void {
     const p = this.#peers.get(peerId);
     if (p) p.transport = transport;
+  }
+
+  /** Sets (or, with undefined, lifts) what the peer may send to; its drop count stays. */
+  setPolicy(peerId: number, policy: CompiledPolicy | undefined): void {
+    const p = this.#peers.get(peerId);
+    if (p) p.policy = policy;
+  }
+
+  /** Packets of the peer its policy dropped. */
+  policyDrops(peerId: number): number {
+    return this.#peers.get(peerId)?.policyDrops ?? 0;
+  }
+
+  /** The dropped flows kept since the last call (empties the list). */
+  takePolicySamples(peerId: number): DroppedFlow[] {
+    const p = this.#peers.get(peerId);
+    if (!p) return [];
+    const out = p.policySamples;
+    p.policySamples = [];
+    return out;
   }
 
   /** Installs a key id; the newest installed key becomes the one packets are sent with. */
@@ -172,6 +208,16 @@ export class ReferenceOpenvpnDataPlane {
     const src = packetAddressKey(r.data, 'src');
     if (src === undefined) return this.#drop('not-ip');
     if (!p.upstream && !p.addressKeys.includes(src)) return this.#drop('spoofed-source');
+    if (p.policy) {
+      const flow = readFlow(r.data);
+      if (!flow || decide(p.policy, flow) === 'deny') {
+        p.policyDrops += 1;
+        if (flow && p.policySamples.length < POLICY_SAMPLES_MAX) {
+          p.policySamples.push(droppedFlow(flow));
+        }
+        return this.#drop('policy', 'filtered');
+      }
+    }
     p.counters.bytesIn += r.data.length;
     p.counters.packetsIn += 1;
     this.#tun.write([r.data]);

@@ -10,6 +10,8 @@ import type {
 } from '../../dataplane/reference/openvpn-peers.js';
 import type { DataChannelKeys } from '../../dataplane/reference/openvpn-data.js';
 import type { UdpRemote } from '../../io/net/udp-endpoint.js';
+import type { CompiledPolicy } from '../../control/policy/matcher.js';
+import type { DroppedFlow } from '../../control/policy/dropped-flow.js';
 
 export interface DataPeer {
   transport: PeerTransport;
@@ -85,6 +87,24 @@ export class GatewayDataPath {
   /** DATA packets that reached JS: peers on the reference path. */
   fromNetwork(peerId: number, packet: Uint8Array): NetworkVerdict {
     return this.reference.fromNetwork(peerId, packet);
+  }
+
+  /** What the peer may send to, on whichever path carries it (after addPeer). */
+  setPolicy(peerId: number, policy: CompiledPolicy | undefined): void {
+    if (this.#inNative.has(peerId)) this.native?.setPolicy(peerId, policy);
+    else this.reference.setPolicy(peerId, policy);
+  }
+
+  policyDrops(peerId: number): number {
+    return this.#inNative.has(peerId)
+      ? (this.native?.policyDrops(peerId) ?? 0)
+      : this.reference.policyDrops(peerId);
+  }
+
+  takePolicySamples(peerId: number): DroppedFlow[] {
+    return this.#inNative.has(peerId)
+      ? (this.native?.takePolicySamples(peerId) ?? [])
+      : this.reference.takePolicySamples(peerId);
   }
 
   isNative(peerId: number): boolean {

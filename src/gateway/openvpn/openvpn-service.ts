@@ -5,7 +5,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { isIPv6 } from 'node:net';
 import type { Config } from '../../control/config/index.js';
-import { AddressPool } from '../../control/pool/index.js';
+import {
+  AuthLimiter,
+  ChallengeBook,
+  authTokenSecret,
+  limitsFromEnv,
+  sourceAddress,
+} from '../../control/auth/index.js';
+import { LeaseStore } from '../../control/pool/leases.js';
 import {
   readCaCertPem,
   readCrlPem,
@@ -13,7 +20,7 @@ import {
   readTlsCryptV2ServerKey,
   loadServer,
 } from '../../control/pki/index.js';
-import { startAccounting, updateAccounting, writeAudit } from '../../control/store/index.js';
+import { writeAudit } from '../../control/store/index.js';
 import { TcpPacketStream } from '../../io/net/tcp-packets.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
 import type { Logger } from '../../io/log.js';
@@ -28,15 +35,17 @@ import { ServerSession } from '../../proto/openvpn/session/server-session.js';
 import type { TlsEngineFactory } from '../../proto/openvpn/session/tls-engine.js';
 import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
 import type { Gateway } from '../gateway.js';
+import type { SessionFacts } from '../session-events.js';
+import { startSessionListeners, type SessionListeners } from '../session-listeners.js';
 import { authorize } from './authorize.js';
 import type { GatewayDataPath } from './data-path.js';
 import { looksLikeOpenvpn, parseHostPort, relay, sniff } from './port-share.js';
 import { pushConfigFor } from './push-config.js';
 import { SessionDriver, type DriverHooks } from './session-driver.js';
+import { SessionPolicies } from './session-policy.js';
 
 const PEER_ID_LIMIT = 0xffffff;
 const KEEPALIVE_SWEEP_MS = 1000;
-const ACCOUNTING_INTERIM_MS = 30_000;
 /** How long a new TCP connection may take to show its first bytes. */
 const SNIFF_TIMEOUT_MS = 10_000;
 
@@ -58,15 +67,19 @@ export class OpenvpnService {
   readonly #byUdpRemote = new Map<string, SessionDriver>();
   readonly #byPeerId = new Map<number, SessionDriver>();
   readonly #cookieKey = randomBytes(32);
-  readonly #pool4: AddressPool;
-  readonly #pool6: AddressPool;
-  readonly #lastAddress = new Map<string, { v4?: string; v6?: string }>();
+  readonly #leases: LeaseStore;
+  readonly #limiter = new AuthLimiter(limitsFromEnv(process.env));
+  readonly #challenges = new ChallengeBook();
+  #tokenSecret: Uint8Array | undefined;
   #wrap!: ServerControlWrap;
   #tls!: TlsEngineFactory;
   #nextPeerId = 0;
   #sweep: NodeJS.Timeout | undefined;
   #interim: NodeJS.Timeout | undefined;
+  /** Accounting store, RADIUS accounting, SIEM export: subscribers to session start/interim/stop. */
+  #listeners: SessionListeners | undefined;
   readonly drops = new Map<string, number>();
+  readonly #policies: SessionPolicies;
 
   constructor(
     gw: Gateway,
@@ -78,8 +91,8 @@ export class OpenvpnService {
     this.#log = log;
     this.#dp = dp;
     this.#nativeListener = nativeListener;
-    this.#pool4 = new AddressPool(gw.config.pools.ipv4);
-    this.#pool6 = new AddressPool(gw.config.pools.ipv6);
+    this.#policies = new SessionPolicies(gw, dp, log);
+    this.#leases = new LeaseStore(gw.store.db, gw.config.pools);
   }
 
   get config(): Config {
@@ -88,6 +101,9 @@ export class OpenvpnService {
 
   async start(): Promise<{ kind: string; address: string }[]> {
     await this.refreshCredentials();
+    // No session outlives a restart: leases go idle (still their users'), tokens stay valid.
+    await this.#leases.releaseAll(new Date());
+    this.#tokenSecret = await authTokenSecret(this.#gw.store.db);
     const bound: { kind: string; address: string }[] = [];
     const native = this.#dp.native;
     for (const l of this.config.openvpn.listen) {
@@ -129,11 +145,23 @@ export class OpenvpnService {
       }
     }
     this.#sweep = setInterval(() => this.#keepalive(), KEEPALIVE_SWEEP_MS);
-    this.#interim = setInterval(() => void this.#accountingInterim(false), ACCOUNTING_INTERIM_MS);
+    this.#listeners = startSessionListeners(
+      { db: this.#gw.store.db, config: this.config, dir: this.#gw.dir },
+      this.#log,
+    );
+    this.#interim = setInterval(
+      () => this.#accountingInterim(false),
+      this.config.accounting['interim-seconds'] * 1000,
+    );
     return bound;
   }
 
   /** Re-reads the server certificate, CA, CRL and control-channel key (after a revocation). */
+  /** postern.yaml was reloaded: live sessions follow their groups' new allow rules now. */
+  configChanged(): void {
+    this.#policies.refresh();
+  }
+
   async refreshCredentials(): Promise<void> {
     const dir = this.#gw.dir;
     const server = await loadServer(dir);
@@ -154,7 +182,8 @@ export class OpenvpnService {
     clearInterval(this.#sweep);
     clearInterval(this.#interim);
     for (const d of [...this.#byPeerId.values()]) d.close('shutdown');
-    await this.#accountingInterim(true);
+    this.#accountingInterim(true);
+    await this.#listeners?.close();
     await Promise.all(this.#udp.map((u) => u.close()));
     await Promise.all(
       this.#tcp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
@@ -317,6 +346,7 @@ export class OpenvpnService {
           addresses: [d.address4, d.address6].filter((a): a is string => a !== null),
           sendPeerId: out.peerId,
         });
+        this.#policies.peerAdded(d.peerId);
       }
       this.#dp.installKey(d.peerId, out.keyId, out.keys);
       if (d.keyCount > 1) {
@@ -363,11 +393,7 @@ export class OpenvpnService {
         },
         now,
       );
-      void startAccounting(
-        this.#gw.store.db,
-        { session: d.id, user: d.user, protocol: d.protocol },
-        now,
-      );
+      this.#listeners?.events.emit({ kind: 'start', session: this.#facts(d), at: now });
       this.#log.info(
         {
           event: 'session.start',
@@ -398,7 +424,13 @@ export class OpenvpnService {
     const now = new Date();
     let decision;
     try {
-      decision = await authorize(this.#gw.store.db, req);
+      decision = await authorize(this.#gw.store.db, req, {
+        now,
+        source: sourceAddress(d.remote),
+        limiter: this.#limiter,
+        challenges: this.#challenges,
+        tokenSecret: this.#tokenSecret,
+      });
     } catch (e) {
       decision = {
         ok: false as const,
@@ -432,12 +464,15 @@ export class OpenvpnService {
         },
         'client refused',
       );
-      d.run(d.core.reject(undefined, Date.now()));
+      d.run(d.core.reject(decision.clientReason, Date.now()));
       return;
     }
-    const last = this.#lastAddress.get(decision.user);
-    const v4 = this.#pool4.allocate(last?.v4);
-    const v6 = this.#pool6.allocate(last?.v6);
+    // A store error leaves the session without addresses: refused below as exhausted.
+    const { v4, v6 } = await this.#leases.acquire(decision.user, d.id, now).catch((e: unknown) => {
+      this.#leaseFailed(d, e);
+      return { v4: undefined, v6: undefined };
+    });
+    if (d.isClosed) return this.#releaseLeases(d);
     if (!v4 && !v6) {
       await writeAudit(
         this.#gw.store.db,
@@ -455,7 +490,7 @@ export class OpenvpnService {
     }
     d.address4 = v4 ?? null;
     d.address6 = v6 ?? null;
-    this.#lastAddress.set(decision.user, { ...(v4 ? { v4 } : {}), ...(v6 ? { v6 } : {}) });
+    this.#policies.assign(d, decision.groups);
     await writeAudit(
       this.#gw.store.db,
       {
@@ -463,22 +498,43 @@ export class OpenvpnService {
         user: decision.user,
         remote: d.remote,
         result: 'ok',
-        reason: null,
-        detail: { protocol: d.protocol, cipher: req.cipher, groups: decision.groups },
+        reason: decision.method,
+        detail: {
+          protocol: d.protocol,
+          cipher: req.cipher,
+          groups: decision.groups,
+          method: decision.method,
+        },
       },
       now,
     );
     if (d.isClosed) return;
-    d.run(d.core.accept(pushConfigFor(this.config, decision.groups, { v4, v6 }), Date.now()));
+    const push = pushConfigFor(this.config, decision.groups, { v4, v6 });
+    if (decision.authToken !== undefined) {
+      push.authToken = decision.authToken;
+      push.authTokenUser = decision.user;
+    }
+    d.run(d.core.accept(push, Date.now()));
+  }
+
+  #releaseLeases(d: SessionDriver): void {
+    this.#leases.release(d.id, new Date()).catch((e: unknown) => this.#leaseFailed(d, e));
+  }
+
+  #leaseFailed(d: SessionDriver, e: unknown): void {
+    this.#log.error(
+      { event: 'lease', session: d.id, user: d.user, error: (e as Error).message },
+      'address lease store failed',
+    );
   }
 
   #closed(d: SessionDriver, reason: string, detail: string | undefined): void {
+    this.#policies.forget(d.peerId);
     const counters = d.finalCounters ?? this.#dp.counters(d.peerId);
     this.#dp.removePeer(d.peerId);
     this.#byPeerId.delete(d.peerId);
     for (const [k, v] of this.#byUdpRemote) if (v === d) this.#byUdpRemote.delete(k);
-    if (d.address4) this.#pool4.release(d.address4);
-    if (d.address6) this.#pool6.release(d.address6);
+    if (d.address4 || d.address6) this.#releaseLeases(d);
     if (d.transport instanceof TcpPacketStream) d.transport.close(reason);
     const now = new Date();
     const db = this.#gw.store.db;
@@ -500,13 +556,14 @@ export class OpenvpnService {
         },
         now,
       );
-      void updateAccounting(
-        db,
-        d.id,
-        counters ?? { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
-        now,
-        true,
-      );
+      this.#listeners?.events.emit({
+        kind: 'stop',
+        session: this.#facts(d),
+        counters: counters ?? { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
+        at: now,
+        reason,
+        detail,
+      });
       this.#log.info(
         { event: 'session.stop', session: d.id, user: d.user, reason, detail },
         'client disconnected',
@@ -539,6 +596,7 @@ export class OpenvpnService {
 
   #keepalive(): void {
     const now = Date.now();
+    this.#policies.sweep(now);
     for (const d of this.#byPeerId.values()) {
       const ka = d.core.keepalive;
       const c = this.#dp.counters(d.peerId);
@@ -558,11 +616,30 @@ export class OpenvpnService {
     }
   }
 
-  async #accountingInterim(final: boolean): Promise<void> {
-    const now = new Date();
+  /** Interim totals of every live session; at shutdown, the stop of those still open. */
+  #accountingInterim(final: boolean): void {
+    const at = new Date();
     for (const d of this.#byPeerId.values()) {
-      const c = this.#dp.counters(d.peerId);
-      if (c && d.connectedAt) await updateAccounting(this.#gw.store.db, d.id, c, now, final);
+      const counters = d.finalCounters ?? this.#dp.counters(d.peerId);
+      if (!counters || !d.connectedAt) continue;
+      const session = this.#facts(d);
+      this.#listeners?.events.emit(
+        final
+          ? { kind: 'stop', session, counters, at, reason: 'shutdown', detail: undefined }
+          : { kind: 'interim', session, counters, at },
+      );
     }
+  }
+
+  #facts(d: SessionDriver): SessionFacts {
+    return {
+      id: d.id,
+      user: d.user,
+      protocol: d.protocol,
+      remote: d.remote,
+      address4: d.address4,
+      address6: d.address6,
+      startedAt: d.connectedAt ?? new Date(),
+    };
   }
 }

@@ -1,0 +1,210 @@
+// Persisted address leases. An address, once given to a user, stays that user's (so a reconnect,
+// even after a gateway restart, gets the same address) until the pool runs short and the least
+// recently used idle lease is taken back. A user with a static address always gets it when it is
+// free. The store's primary key on the address is the last word: no address is held twice, even
+// with many sessions connecting at once; each hand-out is one transaction.
+import { PosternError } from '../../errors.js';
+import type { Db } from '../store/index.js';
+import { iso } from '../store/time.js';
+import { AddressPool } from './address-pool.js';
+import { addressToBigInt, bigIntToAddress, parseNetwork } from './ip-math.js';
+
+export interface LeasePools {
+  ipv4: string;
+  ipv6: string;
+}
+
+export interface LeasedAddresses {
+  v4?: string;
+  v6?: string;
+}
+
+type Family = 4 | 6;
+
+const FAMILIES: readonly Family[] = [4, 6];
+
+/** One spelling per address (IPv6 has many), so the primary key means what it should. */
+export function canonicalAddress(address: string): string {
+  const family: Family = address.includes(':') ? 6 : 4;
+  return bigIntToAddress(addressToBigInt(address), family);
+}
+
+/** Checks a static address for a pool: inside it, and not the network, gateway or broadcast. */
+export function checkStaticAddress(cidr: string, address: string): string {
+  const family: Family = address.includes(':') ? 6 : 4;
+  const pool = new AddressPool(cidr);
+  let canonical: string;
+  try {
+    canonical = canonicalAddress(address);
+  } catch {
+    throw new PosternError('BAD_STATIC_ADDRESS', `"${address}" is not an IPv${family} address`);
+  }
+  if (pool.family !== family || !pool.take(canonical)) {
+    throw new PosternError(
+      'BAD_STATIC_ADDRESS',
+      `${address} is not a client address of the pool ${cidr}`,
+      `pick one inside ${cidr} other than its first two addresses${family === 4 ? ' and its broadcast' : ''}`,
+    );
+  }
+  return canonical;
+}
+
+/** Gives a user static addresses (validated against the pools; unique among users). */
+export async function setStaticAddresses(
+  db: Db,
+  user: string,
+  pools: LeasePools,
+  addresses: LeasedAddresses,
+): Promise<void> {
+  const v4 = addresses.v4 === undefined ? undefined : checkStaticAddress(pools.ipv4, addresses.v4);
+  const v6 = addresses.v6 === undefined ? undefined : checkStaticAddress(pools.ipv6, addresses.v6);
+  await db.transaction().execute(async (tx) => {
+    for (const [column, value] of [
+      ['static_ipv4', v4],
+      ['static_ipv6', v6],
+    ] as const) {
+      if (value === undefined) continue;
+      const other = await tx
+        .selectFrom('users')
+        .select('name')
+        .where(column, '=', value)
+        .where('name', '!=', user)
+        .executeTakeFirst();
+      if (other) {
+        throw new PosternError(
+          'STATIC_ADDRESS_TAKEN',
+          `${value} is already the static address of ${other.name}`,
+        );
+      }
+      const r = await tx
+        .updateTable('users')
+        .set({ [column]: value })
+        .where('name', '=', user)
+        .executeTakeFirst();
+      if (r.numUpdatedRows === 0n) {
+        throw new PosternError('NO_SUCH_USER', `no user "${user}"`, 'see `postern user list`');
+      }
+    }
+  });
+}
+
+export class LeaseStore {
+  readonly #db: Db;
+  readonly #cidr: Record<Family, string>;
+
+  constructor(db: Db, pools: LeasePools) {
+    this.#db = db;
+    this.#cidr = { 4: pools.ipv4, 6: pools.ipv6 };
+    for (const f of FAMILIES) parseNetwork(this.#cidr[f]);
+  }
+
+  /** At gateway start no session is alive: every lease goes idle (and stays its user's). */
+  async releaseAll(now: Date): Promise<void> {
+    await this.#db
+      .updateTable('leases')
+      .set({ session_id: null, updated_at: iso(now) })
+      .where('session_id', 'is not', null)
+      .execute();
+  }
+
+  /** An address of each family for a session of `user`; a family is absent when exhausted. */
+  async acquire(user: string, session: string, now: Date): Promise<LeasedAddresses> {
+    const out: LeasedAddresses = {};
+    for (const family of FAMILIES) {
+      const address = await this.#acquireOne(family, user, session, now);
+      if (address !== undefined) out[family === 4 ? 'v4' : 'v6'] = address;
+    }
+    return out;
+  }
+
+  /** The session ended: its addresses go idle, still remembered as its user's. */
+  async release(session: string, now: Date): Promise<void> {
+    await this.#db
+      .updateTable('leases')
+      .set({ session_id: null, updated_at: iso(now) })
+      .where('session_id', '=', session)
+      .execute();
+  }
+
+  /** Addresses held by live sessions, for a family. */
+  async inUse(family: Family): Promise<{ address: string; user: string; session: string }[]> {
+    const rows = await this.#db
+      .selectFrom('leases')
+      .select(['address', 'user_name', 'session_id'])
+      .where('family', '=', family)
+      .where('session_id', 'is not', null)
+      .execute();
+    return rows.map((r) => ({
+      address: r.address,
+      user: r.user_name,
+      session: r.session_id ?? '',
+    }));
+  }
+
+  #acquireOne(
+    family: Family,
+    user: string,
+    session: string,
+    now: Date,
+  ): Promise<string | undefined> {
+    const cidr = this.#cidr[family];
+    const staticColumn = family === 4 ? 'static_ipv4' : 'static_ipv6';
+    return this.#db.transaction().execute(async (tx) => {
+      const rows = await tx
+        .selectFrom('leases')
+        .selectAll()
+        .where('family', '=', family)
+        .orderBy('updated_at', 'desc')
+        .execute();
+      const statics = await tx
+        .selectFrom('users')
+        .select(['name', staticColumn])
+        .where(staticColumn, 'is not', null)
+        .execute();
+      const staticOwner = new Map<string, string>();
+      for (const s of statics) {
+        const a = s[staticColumn];
+        if (a) staticOwner.set(canonicalAddress(a), s.name);
+      }
+      const byAddress = new Map(rows.map((r) => [r.address, r]));
+      const claim = async (address: string): Promise<string> => {
+        const values = { user_name: user, session_id: session, updated_at: iso(now) };
+        if (byAddress.has(address)) {
+          await tx.updateTable('leases').set(values).where('address', '=', address).execute();
+        } else {
+          await tx
+            .insertInto('leases')
+            .values({ address, family, ...values })
+            .execute();
+        }
+        return address;
+      };
+
+      // A static address: the user's own, whenever no live session holds it.
+      const mine = [...staticOwner].find(([, name]) => name === user)?.[0];
+      if (mine !== undefined && new AddressPool(cidr).take(mine)) {
+        const held = byAddress.get(mine);
+        if (!held?.session_id) return claim(mine);
+      }
+      // The user's idle lease, most recently used first.
+      const idle = rows.find(
+        (r) => r.user_name === user && !r.session_id && !staticOwner.has(r.address),
+      );
+      if (idle) return claim(idle.address);
+      // The lowest address nobody leases and nobody has as static address.
+      const pool = new AddressPool(cidr);
+      for (const r of rows) pool.take(r.address);
+      for (const a of staticOwner.keys()) pool.take(a);
+      const fresh = pool.allocate();
+      if (fresh !== undefined) return claim(fresh);
+      // The pool is short: take back the idle lease unused the longest.
+      const oldest = rows
+        .filter((r) => !r.session_id && !staticOwner.has(r.address))
+        .sort((a, b) =>
+          a.updated_at < b.updated_at ? -1 : a.updated_at > b.updated_at ? 1 : 0,
+        )[0];
+      if (oldest) return claim(oldest.address);
+      return undefined;
+    });
+  }
+}

@@ -1,0 +1,3 @@
+export * from './constants.js';
+export * from './packet.js';
+export * from './authenticator.js';
