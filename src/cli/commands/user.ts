@@ -3,7 +3,7 @@ import qrcode from 'qrcode-terminal';
 import { apiRequest } from '../../api/client.js';
 import { addUser, deleteUser, revokeUser, type AdminContext } from '../../control/admin/users.js';
 import type { Config } from '../../control/config/index.js';
-import { checkStaticAddress, setStaticAddresses } from '../../control/pool/leases.js';
+import { checkStaticAddresses, setStaticAddresses } from '../../control/pool/leases.js';
 import { listCertificates, listUsers, type Store } from '../../control/store/index.js';
 import { isPosternError } from '../../errors.js';
 import { printJson, printTable, resolveDir, apiSocket, UsageError, withStore } from '../context.js';
@@ -70,8 +70,7 @@ export function registerUser(program: Command): void {
         const dir = resolveDir(o);
         const added = await withStore(dir, async (config, store) => {
           // Checked before the user exists, so a bad address leaves nothing half made.
-          if (o.ip4 !== undefined) checkStaticAddress(config.pools.ipv4, o.ip4);
-          if (o.ip6 !== undefined) checkStaticAddress(config.pools.ipv6, o.ip6);
+          await checkStaticAddresses(store.db, config.pools, { v4: o.ip4, v6: o.ip6 });
           const made = await addUser(adminContext(dir, config, store), name, {
             groups: o.group,
             totp: Boolean(o.totp),

@@ -54,6 +54,12 @@ pools:                              # addresses handed to clients
 
 dns: ${list(s.dns)}                 # DNS servers pushed to clients
 
+auth:                               # the brake on guessing, and auth-tokens
+  max-failures: 5                   # wrong answers per user and per source before a lockout
+  backoff-seconds: 30               # the first lockout; each further failure doubles it
+  max-backoff-seconds: 900
+  token-lifetime-seconds: 28800     # how long a pushed auth-token replaces the password
+
 crypto:                             # the floor: nothing weaker is negotiated, whatever a peer offers
   min-tls: "1.2"                    # lowest TLS version accepted on the control channel
 

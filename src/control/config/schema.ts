@@ -122,6 +122,14 @@ export const configSchema = z.strictObject({
     .strictObject({ ipv4: cidr4.default('100.64.0.0/24'), ipv6: cidr6.default('fd00:64::/64') })
     .prefault({}),
   dns: z.array(ip).default([]),
+  auth: z
+    .strictObject({
+      'max-failures': z.number().int().min(1).default(5),
+      'backoff-seconds': z.number().min(0).default(30),
+      'max-backoff-seconds': z.number().min(0).default(900),
+      'token-lifetime-seconds': z.number().int().min(60).default(28800),
+    })
+    .prefault({}),
   crypto: z.strictObject({ 'min-tls': z.enum(['1.2', '1.3']).default('1.2') }).prefault({}),
   groups: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/), groupSchema).default({}),
   accounting: z

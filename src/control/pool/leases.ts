@@ -49,6 +49,36 @@ export function checkStaticAddress(cidr: string, address: string): string {
   return canonical;
 }
 
+/**
+ * Checks static addresses before they are given: each inside its pool and nobody else's static
+ * address. Returns them in canonical form.
+ */
+export async function checkStaticAddresses(
+  db: Db,
+  pools: LeasePools,
+  addresses: LeasedAddresses,
+  forUser?: string,
+): Promise<LeasedAddresses> {
+  const v4 = addresses.v4 === undefined ? undefined : checkStaticAddress(pools.ipv4, addresses.v4);
+  const v6 = addresses.v6 === undefined ? undefined : checkStaticAddress(pools.ipv6, addresses.v6);
+  for (const [column, value] of [
+    ['static_ipv4', v4],
+    ['static_ipv6', v6],
+  ] as const) {
+    if (value === undefined) continue;
+    let q = db.selectFrom('users').select('name').where(column, '=', value);
+    if (forUser !== undefined) q = q.where('name', '!=', forUser);
+    const other = await q.executeTakeFirst();
+    if (other) {
+      throw new PosternError(
+        'STATIC_ADDRESS_TAKEN',
+        `${value} is already the static address of ${other.name}`,
+      );
+    }
+  }
+  return { ...(v4 !== undefined ? { v4 } : {}), ...(v6 !== undefined ? { v6 } : {}) };
+}
+
 /** Gives a user static addresses (validated against the pools; unique among users). */
 export async function setStaticAddresses(
   db: Db,
@@ -56,26 +86,13 @@ export async function setStaticAddresses(
   pools: LeasePools,
   addresses: LeasedAddresses,
 ): Promise<void> {
-  const v4 = addresses.v4 === undefined ? undefined : checkStaticAddress(pools.ipv4, addresses.v4);
-  const v6 = addresses.v6 === undefined ? undefined : checkStaticAddress(pools.ipv6, addresses.v6);
   await db.transaction().execute(async (tx) => {
+    const { v4, v6 } = await checkStaticAddresses(tx, pools, addresses, user);
     for (const [column, value] of [
       ['static_ipv4', v4],
       ['static_ipv6', v6],
     ] as const) {
       if (value === undefined) continue;
-      const other = await tx
-        .selectFrom('users')
-        .select('name')
-        .where(column, '=', value)
-        .where('name', '!=', user)
-        .executeTakeFirst();
-      if (other) {
-        throw new PosternError(
-          'STATIC_ADDRESS_TAKEN',
-          `${value} is already the static address of ${other.name}`,
-        );
-      }
       const r = await tx
         .updateTable('users')
         .set({ [column]: value })

@@ -27,7 +27,13 @@ const MS_PER_SECOND = 1000;
 
 /** How the user proved who it is, for the audit record. */
 export type AuthMethod =
-  'certificate' | 'password' | 'password+totp' | 'password+totp (CRV1)' | 'auth-token';
+  | 'certificate'
+  | 'password'
+  | 'password+totp'
+  | 'password+totp (CRV1)'
+  | 'auth-token'
+  | 'radius'
+  | 'radius+totp';
 
 export type AuthDecision =
   | {
@@ -56,6 +62,10 @@ export interface AuthContext {
   /** Signs auth-tokens; without it no token is minted or accepted. */
   tokenSecret?: Uint8Array | undefined;
   tokenLifetimeSec?: number;
+  /** When RADIUS is on, it judges passwords instead of the local hashes (one-time codes stay local). */
+  radius?:
+    | ((user: string, password: string) => Promise<'accept' | 'reject' | 'unreachable' | undefined>)
+    | undefined;
 }
 
 /** A context with fresh, default state: for tools and tests. */
@@ -140,7 +150,7 @@ export async function authorize(db: Db, req: AuthRequest, ctx: AuthContext): Pro
       .execute();
     const authToken =
       token ??
-      (ctx.tokenSecret && (row.password_hash || row.totp_secret)
+      (ctx.tokenSecret && (row.password_hash || row.totp_secret || ctx.radius)
         ? mintAuthToken(
             ctx.tokenSecret,
             binding,
@@ -158,13 +168,27 @@ export async function authorize(db: Db, req: AuthRequest, ctx: AuthContext): Pro
   };
 
   const given = req.password ?? '';
-  if (!row.password_hash && !row.totp_secret) return accept('certificate');
+  if (!row.password_hash && !row.totp_secret && !ctx.radius) return accept('certificate');
 
   // A token stands in for password and code alike; it dies with the certificate it names.
   if (ctx.tokenSecret && looksLikeAuthToken(given)) {
     const verdict = verifyAuthToken(ctx.tokenSecret, given, binding, ctx.now);
     if (!verdict.ok) return refuse(verdict.reason);
     return accept('auth-token', given);
+  }
+
+  if (ctx.radius) {
+    const scr = splitStaticChallenge(given);
+    const verdict = await ctx.radius(user, scr ? scr.password : given);
+    if (verdict === 'reject') return refuse('RADIUS rejected the password');
+    if (verdict === 'unreachable') return refuse('no RADIUS server answered');
+    if (verdict === 'accept') {
+      if (!row.totp_secret) return accept('radius');
+      if (!scr) return refuse('one-time code missing');
+      const totp = await checkTotp(db, user, row.totp_secret, scr.code, ctx.now);
+      if (totp !== 'ok') return refuse(TOTP_REFUSAL[totp]);
+      return accept('radius+totp');
+    }
   }
 
   if (row.totp_secret) {

@@ -40,6 +40,7 @@ import { startSessionListeners, type SessionListeners } from '../session-listene
 import { authorize } from './authorize.js';
 import type { GatewayDataPath } from './data-path.js';
 import { looksLikeOpenvpn, parseHostPort, relay, sniff } from './port-share.js';
+import { radiusAuthenticateWith } from '../../control/radius/settings.js';
 import { pushConfigFor } from './push-config.js';
 import { SessionDriver, type DriverHooks } from './session-driver.js';
 import { SessionPolicies } from './session-policy.js';
@@ -68,7 +69,7 @@ export class OpenvpnService {
   readonly #byPeerId = new Map<number, SessionDriver>();
   readonly #cookieKey = randomBytes(32);
   readonly #leases: LeaseStore;
-  readonly #limiter = new AuthLimiter(limitsFromEnv(process.env));
+  #limiter!: AuthLimiter;
   readonly #challenges = new ChallengeBook();
   #tokenSecret: Uint8Array | undefined;
   #wrap!: ServerControlWrap;
@@ -91,6 +92,14 @@ export class OpenvpnService {
     this.#log = log;
     this.#dp = dp;
     this.#nativeListener = nativeListener;
+    const a = gw.config.auth;
+    // postern.yaml sets the brake; the environment may override it (tests shorten it).
+    this.#limiter = new AuthLimiter({
+      maxFailures: a['max-failures'],
+      backoffMs: a['backoff-seconds'] * 1000,
+      maxBackoffMs: a['max-backoff-seconds'] * 1000,
+      ...limitsFromEnv(process.env),
+    });
     this.#policies = new SessionPolicies(gw, dp, log);
     this.#leases = new LeaseStore(gw.store.db, gw.config.pools);
   }
@@ -430,6 +439,10 @@ export class OpenvpnService {
         limiter: this.#limiter,
         challenges: this.#challenges,
         tokenSecret: this.#tokenSecret,
+        tokenLifetimeSec: this.config.auth['token-lifetime-seconds'],
+        radius: this.config.radius.enabled
+          ? (u, p) => radiusAuthenticateWith(this.config, u, p, d.remote)
+          : undefined,
       });
     } catch (e) {
       decision = {
