@@ -1,0 +1,53 @@
+// One run of one subject: a fresh lab, the tunnel set up (connect time), then every figure in
+// turn, then everything torn down, whatever happened.
+import { createLab } from '../../src/lab/index.js';
+import { connectAndTime } from '../figures/connect-time.js';
+import { measureCpuPerGb } from '../figures/cpu-per-gb.js';
+import { measureLatency } from '../figures/latency.js';
+import { measureTcp } from '../figures/tcp-throughput.js';
+import { measureUdp } from '../figures/udp-1400.js';
+import type { ClientEnd, Figures, MeasureOptions, ServerEnd, Subject } from './types.js';
+
+/** Namespaces of the bench are named pstbench…, apart from the tests' labs. */
+export const BENCH_LAB_PREFIX = 'pstbench';
+const CONNECT_TIMEOUT_MS = 60_000;
+const MULTI_STREAMS = 4;
+
+export async function measureSubject(
+  subject: Subject,
+  opts: MeasureOptions,
+  progress: (what: string) => void = () => {},
+): Promise<Figures> {
+  const lab = await createLab({ prefix: BENCH_LAB_PREFIX });
+  let server: ServerEnd | undefined;
+  let client: ClientEnd | undefined;
+  try {
+    progress('setting up');
+    server = await subject.startServer(lab);
+    const figures: Figures = {};
+    const { startClient } = server;
+    if (startClient) {
+      progress('connecting');
+      const c = await connectAndTime(lab, { ...server, startClient }, CONNECT_TIMEOUT_MS);
+      client = c.client;
+      figures.connectMs = c.connectMs;
+      await client.verify?.();
+    }
+    progress('latency');
+    Object.assign(figures, await measureLatency(lab, opts.pings));
+    const pids = [...server.pids, ...(client?.pids ?? [])];
+    progress('TCP, 1 stream');
+    const tcp1 = await measureCpuPerGb(pids, () => measureTcp(lab, 1, opts.seconds));
+    figures.tcp1Gbps = tcp1.result.gbps;
+    Object.assign(figures, tcp1.figures);
+    progress(`TCP, ${MULTI_STREAMS} streams`);
+    figures.tcp4Gbps = (await measureTcp(lab, MULTI_STREAMS, opts.seconds)).gbps;
+    progress('UDP, 1400-byte packets');
+    Object.assign(figures, await measureUdp(lab, opts.seconds, opts.udpBitrate));
+    return figures;
+  } finally {
+    await client?.stop().catch(() => undefined);
+    await server?.stop().catch(() => undefined);
+    await lab.destroy();
+  }
+}

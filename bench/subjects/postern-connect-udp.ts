@@ -1,0 +1,54 @@
+// Postern at both ends: the gateway as in postern-openvpn-udp (native fast path), and
+// `postern connect` in laptop with the exported Postern profile kept to its UDP remote. The
+// client runs Postern's TypeScript data path.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { POSTERN_BIN, startPosternGateway } from '../lib/postern-gateway.js';
+import { spawnWatched } from '../lib/process.js';
+import type { Subject } from '../lib/types.js';
+
+const USER = 'bench';
+const CIPHER = 'AES-256-GCM';
+const CONNECTED_TIMEOUT_MS = 15_000;
+
+interface ConnectedLine {
+  event?: string;
+  cipher?: string;
+}
+
+export const posternConnectUdp: Subject = {
+  id: 'postern-connect-udp',
+  label: 'Postern gateway + postern connect, UDP AES-256-GCM',
+  needs: [],
+  async startServer(lab) {
+    const gw = await startPosternGateway(lab);
+    try {
+      const profile = await gw.addUser(USER, 'postern');
+      const p = JSON.parse(readFileSync(profile, 'utf8')) as { remotes: { proto: string }[] };
+      p.remotes = p.remotes.filter((r) => r.proto === 'udp');
+      writeFileSync(profile, JSON.stringify(p));
+      return {
+        pids: [gw.pid],
+        startClient() {
+          const client = spawnWatched(lab, 'laptop', 'postern connect', process.execPath, [
+            ...[POSTERN_BIN, 'connect', profile],
+          ]);
+          return Promise.resolve({
+            pids: [client.pid],
+            async verify() {
+              const line = await client.waitFor(/"event":"connected"/, CONNECTED_TIMEOUT_MS);
+              const connected = JSON.parse(line) as ConnectedLine;
+              if (connected.cipher !== CIPHER) {
+                throw new Error(`postern connect negotiated ${connected.cipher}, not ${CIPHER}`);
+              }
+            },
+            stop: () => client.stop(),
+          });
+        },
+        stop: () => gw.stop(),
+      };
+    } catch (e) {
+      await gw.stop();
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,114 @@
+// Stock OpenVPN 2.6 from Debian at both ends, in userspace (`--disable-dco`): the reference the
+// table's ratios are taken against. Server in gw, client in laptop, certificates (ECDSA P-256)
+// from a throwaway CA, tls-crypt, one data cipher, the office LAN pushed as a route. Otherwise
+// OpenVPN's defaults: nothing tuned.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createCa,
+  formatStaticKey,
+  generateStaticKey,
+  issueClientCert,
+  issueServerCert,
+} from '../../src/control/pki/index.js';
+import type { Lab } from '../../src/lab/index.js';
+import { spawnWatched, type Watched } from '../lib/process.js';
+import type { ClientEnd, Subject } from '../lib/types.js';
+
+const PORT = 1194;
+/** Tunnel addresses: a pool apart from Postern's (100.64.0.0/24) and wireguard-go's. */
+const TUNNEL_NET = '100.64.1.0';
+const TUNNEL_MASK = '255.255.255.0';
+const OFFICE_MASK = '255.255.255.0';
+const SERVER_READY_MS = 15_000;
+const CIPHER_RE = /Data Channel: cipher '([^']+)'/;
+
+export type OpenvpnProto = 'udp' | 'tcp';
+
+export interface OpenvpnPki {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  tlsCrypt: string;
+}
+
+/** Writes a fresh CA, server and client certificates and a tls-crypt key into `dir`. */
+export async function writeOpenvpnPki(dir: string, endpoint: string): Promise<OpenvpnPki> {
+  const now = new Date();
+  const ca = await createCa({ commonName: 'bench CA', now });
+  const server = await issueServerCert(ca, { commonName: 'gw', endpoint, now });
+  const client = await issueClientCert(ca, { commonName: 'bench', now });
+  const files: [keyof OpenvpnPki, string, string][] = [
+    ['ca', 'ca.crt', ca.certPem],
+    ['serverCert', 'server.crt', server.certPem],
+    ['serverKey', 'server.key', server.keyPem],
+    ['clientCert', 'client.crt', client.certPem],
+    ['clientKey', 'client.key', client.keyPem],
+    ['tlsCrypt', 'tls-crypt.key', formatStaticKey(generateStaticKey())],
+  ];
+  const out = {} as OpenvpnPki;
+  for (const [key, name, text] of files) {
+    const path = join(dir, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    out[key] = path;
+  }
+  return out;
+}
+
+/** A stock `openvpn` client in laptop, checked to have negotiated `cipher`. */
+export function openvpnClientEnd(client: Watched, cipher: string): ClientEnd {
+  return {
+    pids: [client.pid],
+    async verify() {
+      const line = await client.waitFor(CIPHER_RE, SERVER_READY_MS);
+      const got = CIPHER_RE.exec(line)?.[1];
+      if (got !== cipher) throw new Error(`openvpn client negotiated ${got}, not ${cipher}`);
+    },
+    stop: () => client.stop(),
+  };
+}
+
+export function stockOpenvpn(o: {
+  id: string;
+  label: string;
+  proto: OpenvpnProto;
+  cipher: string;
+}): Subject {
+  return {
+    id: o.id,
+    label: o.label,
+    needs: ['openvpn'],
+    async startServer(lab: Lab) {
+      const endpoint = lab.addr.gw.outside.v4;
+      const pki = await writeOpenvpnPki(lab.tmpDir, endpoint);
+      const common = ['--dev', 'tun', '--disable-dco', '--data-ciphers', o.cipher];
+      common.push('--ca', pki.ca, '--tls-crypt', pki.tlsCrypt, '--verb', '3');
+      const server = spawnWatched(lab, 'gw', 'openvpn server', 'openvpn', [
+        ...common,
+        ...['--server', TUNNEL_NET, TUNNEL_MASK, '--topology', 'subnet'],
+        ...['--proto', o.proto === 'udp' ? 'udp' : 'tcp-server'],
+        ...['--local', endpoint, '--port', String(PORT)],
+        ...['--cert', pki.serverCert, '--key', pki.serverKey, '--dh', 'none'],
+        ...['--push', `route ${lab.addr.net.office.v4.split('/')[0]} ${OFFICE_MASK}`],
+        ...['--keepalive', '10', '60'],
+      ]);
+      await server.waitFor(/Initialization Sequence Completed/, SERVER_READY_MS);
+      return {
+        pids: [server.pid],
+        startClient() {
+          const client = spawnWatched(lab, 'laptop', 'openvpn client', 'openvpn', [
+            ...common,
+            '--client',
+            ...['--proto', o.proto === 'udp' ? 'udp' : 'tcp-client'],
+            ...['--remote', endpoint, String(PORT), '--nobind'],
+            ...['--cert', pki.clientCert, '--key', pki.clientKey, '--remote-cert-tls', 'server'],
+          ]);
+          return Promise.resolve(openvpnClientEnd(client, o.cipher));
+        },
+        stop: () => server.stop(),
+      };
+    },
+  };
+}

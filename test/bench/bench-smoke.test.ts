@@ -1,0 +1,117 @@
+// The bench's own harness, smoke-tested (benchmarks are not tests: no figure is judged here, only
+// that the runner measures, summarizes and reports). One short run of the ceiling and one real
+// protocol: `run.js --quick --only veth,postern-openvpn-udp --json FILE`, as root in the lab.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RUNNER = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+const root = process.getuid?.() === 0;
+const RUN_TIMEOUT_MS = 120_000;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runBench(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RUNNER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    // SIGINT: the runner's labs clean up their namespaces on it.
+    const timer = setTimeout(() => child.kill('SIGINT'), RUN_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+type Figures = Record<string, number | undefined>;
+interface SubjectJson {
+  id: string;
+  label: string;
+  runs: Figures[];
+  errors: string[];
+  median: Figures;
+  vsReference: Record<string, number | null>;
+  vsCeiling: Record<string, number | null>;
+}
+interface ReportJson {
+  machine: { cpu: string; cores: number; kernel: string };
+  options: { quick: boolean; repeats: number; subjects: string[] };
+  figures: { key: string; unit: string }[];
+  reference: string;
+  ceiling: string;
+  subjects: SubjectJson[];
+}
+
+describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' }, () => {
+  it('measures veth and Postern OpenVPN-UDP, prints the table and writes the JSON', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-bench-smoke-'));
+    try {
+      const file = join(dir, 'bench.json');
+      const r = await runBench(['--quick', '--only', 'veth,postern-openvpn-udp', '--json', file]);
+      assert.equal(r.code, 0, `bench exited ${r.code}:\n${r.stderr}`);
+      const report = JSON.parse(readFileSync(file, 'utf8')) as ReportJson;
+
+      assert.equal(report.options.quick, true);
+      assert.equal(report.options.repeats, 1);
+      assert.deepEqual(report.options.subjects, ['veth', 'postern-openvpn-udp']);
+      assert.ok(report.machine.cores > 0 && report.machine.kernel.length > 0);
+      assert.equal(report.reference, 'openvpn-udp');
+      assert.equal(report.ceiling, 'veth');
+      assert.deepEqual(
+        report.subjects.map((s) => s.id),
+        ['veth', 'postern-openvpn-udp'],
+      );
+      const [veth, postern] = report.subjects as [SubjectJson, SubjectJson];
+      for (const s of report.subjects) {
+        assert.deepEqual(s.errors, [], s.id);
+        assert.equal(s.runs.length, 1, s.id);
+        for (const key of [
+          'tcp1Gbps',
+          'tcp4Gbps',
+          'udpGbps',
+          'udpCleanGbps',
+          'rttMs',
+          'cpuSystemSecPerGB',
+        ]) {
+          assert.ok((s.median[key] ?? 0) > 0, `${s.id} ${key} = ${s.median[key]}`);
+        }
+        const loss = s.median.udpLossPct ?? -1;
+        assert.ok(loss >= 0 && loss <= 100, `${s.id} udpLossPct = ${loss}`);
+        // The reference (OpenVPN 2.6 UDP) was not run: no ratio to it is made up.
+        assert.deepEqual(
+          Object.values(s.vsReference).filter((v) => v !== null),
+          [],
+        );
+      }
+      // Only a tunnel has a connect time and processes of its own.
+      assert.equal(veth.median.connectMs, undefined);
+      assert.equal(veth.median.cpuTunnelSecPerGB, undefined);
+      assert.ok((postern.median.connectMs ?? 0) > 0, `connectMs ${postern.median.connectMs}`);
+      assert.ok((postern.median.cpuTunnelSecPerGB ?? 0) > 0);
+      assert.ok((postern.median.addedLatencyMs ?? 0) > 0);
+      // Ratios to the ceiling: veth to itself is 1; an encrypting tunnel is slower than none.
+      assert.equal(veth.vsCeiling.tcp1Gbps, 1);
+      const vs = postern.vsCeiling.tcp1Gbps ?? NaN;
+      assert.ok(vs > 0 && vs < 1, `Postern / veth TCP = ${vs}`);
+
+      assert.match(r.stdout, /^\| subject \| TCP x1 \(Gbit\/s\) \|/m);
+      assert.match(r.stdout, /^\| Postern OpenVPN-UDP AES-256-GCM \| \d+\.\d\d \|/m);
+      assert.match(r.stdout, /Ratio to plain veth/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
