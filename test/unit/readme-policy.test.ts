@@ -11,9 +11,22 @@ it("the README's groups example parses and passes the policy check", () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const example = /```yaml\n(groups:\n[\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(example, 'the README has a groups example');
-  const base = renderConfig({ name: 'x', endpoint: 'vpn.example.com', routes: [], dns: [], pool4: '100.64.0.0/24', pool6: 'fd00:64::/64' });
+  const base = renderConfig({
+    name: 'x',
+    endpoint: 'vpn.example.com',
+    routes: [],
+    dns: [],
+    pool4: '100.64.0.0/24',
+    pool6: 'fd00:64::/64',
+  });
   const text = base.replace(/\ngroups:[\s\S]*$/, `\n${example}`);
   const config = parseConfig(text, 'README.md');
-  assert.deepEqual(Object.keys(config.groups).sort(), ['contractors', 'default', 'helpdesk', 'staff', 'travellers']);
+  assert.deepEqual(Object.keys(config.groups).sort(), [
+    'contractors',
+    'default',
+    'helpdesk',
+    'staff',
+    'travellers',
+  ]);
   checkPolicy(config, 'README.md');
 });
