@@ -30,7 +30,9 @@
  * mutex-protected queue and uv_async_send; the JS thread turns each batch into ONE external
  * Buffer (no copy) and makes ONE call. Record layout, little-endian:
  *   0 u32 length | 4 u32 value (float: peer id; error: errno) | 8 u16 port (error: thread)
- *   10 u16 family (4, 6 or 0) | 12 address[16] (IPv4 in the first 4) | 28 bytes[length]
+ *   10 u16 family (4, 6 or 0) | 12 address[16] (IPv4 in the first 4)
+ *   28 u16 local family (4, 6 or 0: the gateway address the datagram was sent to) | 30 u16 0
+ *   32 local address[16] | 48 bytes[length]
  * Control and unrouted batches are dropped (and counted) once DP_JS_QUEUE_MAX_BYTES are pending.
  */
 
@@ -174,16 +176,40 @@ static bool get_remote(napi_env env, const dp *d, napi_value address, napi_value
   return true;
 }
 
+/* An optional local address argument: undefined, null or "" is unknown. */
+static bool get_local(napi_env env, const dp *d, size_t argc, size_t index, napi_value *argv,
+                      dp_sockaddr *out) {
+  memset(out, 0, sizeof *out);
+  if (argc <= index) return true;
+  napi_valuetype type;
+  if (napi_typeof(env, argv[index], &type) != napi_ok) return false;
+  if (type == napi_undefined || type == napi_null) return true;
+  char text[DP_ADDRESS_TEXT_MAX];
+  size_t n = 0;
+  if (type != napi_string ||
+      napi_get_value_string_utf8(env, argv[index], text, sizeof text, &n) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "localAddress must be a string");
+    return false;
+  }
+  if (!dp_parse_local(d, text, out)) {
+    napi_throw_range_error(env, "ERR_INVALID_ADDRESS",
+                           "localAddress: not an IP address (or IPv6 on an IPv4 socket)");
+    return false;
+  }
+  return true;
+}
+
 static napi_value make_bool(napi_env env, bool v) {
   napi_value result;
   napi_get_boolean(env, v, &result);
   return result;
 }
 
-/* addPeer(peerId, address, port, inner: Uint8Array[] (4 or 16 bytes), sendPeerId, upstream) */
+/* addPeer(peerId, address, port, inner: Uint8Array[] (4 or 16 bytes), sendPeerId, upstream,
+ *         localAddress?: the gateway address the peer sends to, replies leave from it) */
 static napi_value dp_add_peer(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   dp *d = get_dp(env, info, &argc, argv);
   if (d == NULL) return NULL;
   if (argc < 6) {
@@ -210,7 +236,8 @@ static napi_value dp_add_peer(napi_env env, napi_callback_info info) {
   }
   memset(p, 0, sizeof *p);
   pthread_spin_init(&p->remote_lock, PTHREAD_PROCESS_PRIVATE);
-  if (!get_remote(env, d, argv[1], argv[2], &p->remote, &p->remote_len)) {
+  if (!get_remote(env, d, argv[1], argv[2], &p->remote, &p->remote_len) ||
+      !get_local(env, d, argc, 6, argv, &p->local)) {
     dp_free_peer(p);
     return NULL;
   }
@@ -343,16 +370,17 @@ static napi_value dp_retire_key(napi_env env, napi_callback_info info) {
   return make_bool(env, old != NULL);
 }
 
-/* setRemote(peerId, address, port): boolean */
+/* setRemote(peerId, address, port, localAddress?): boolean */
 static napi_value dp_set_remote(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  dp_sockaddr remote;
+  dp_sockaddr remote, local;
   socklen_t len;
   if (d == NULL || argc < 3 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId") ||
-      !get_remote(env, d, argv[1], argv[2], &remote, &len)) {
+      !get_remote(env, d, argv[1], argv[2], &remote, &len) ||
+      !get_local(env, d, argc, 3, argv, &local)) {
     return NULL;
   }
   pthread_rwlock_wrlock(&d->lock);
@@ -361,6 +389,7 @@ static napi_value dp_set_remote(napi_env env, napi_callback_info info) {
     pthread_spin_lock(&p->remote_lock);
     p->remote = remote;
     p->remote_len = len;
+    p->local = local;
     pthread_spin_unlock(&p->remote_lock);
   }
   pthread_rwlock_unlock(&d->lock);
@@ -420,7 +449,7 @@ static napi_value dp_send_ping(napi_env env, napi_callback_info info) {
   if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
   uint8_t packet[OVPN_V2_OVERHEAD + OVPN_PING_SIZE];
   size_t total = 0;
-  dp_sockaddr to;
+  dp_sockaddr to, local;
   socklen_t to_len = 0;
   int drop = -1;
   pthread_rwlock_wrlock(&d->lock);
@@ -437,13 +466,14 @@ static napi_value dp_send_ping(napi_env env, napi_callback_info info) {
       k->next_packet_id++;
       to = p->remote;
       to_len = p->remote_len;
+      local = p->local;
       owned_set(&p->last_tx_ms, dp_now_ms());
     }
   }
   pthread_rwlock_unlock(&d->lock);
   if (drop >= 0) counter_add(&d->drops[drop], 1);
   if (total == 0) return make_bool(env, false);
-  ssize_t r = sendto(d->udp_fd, packet, total, MSG_DONTWAIT, &to.sa, to_len);
+  ssize_t r = dp_send_one(d, packet, total, &to, to_len, &local);
   if (r != (ssize_t)total) counter_add(&d->drops[OVPN_DROP_UDP_SEND], 1);
   return make_bool(env, r == (ssize_t)total);
 }
@@ -573,25 +603,26 @@ static napi_value dp_stats(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* sendControl(bytes, address, port): boolean (false if the kernel refused it now). */
+/* sendControl(bytes, address, port, localAddress?): boolean (false if the kernel refused it
+ * now). With localAddress the datagram leaves from it (the address the peer sent to). */
 static napi_value dp_send_control(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   dp *d = get_dp(env, info, &argc, argv);
   if (d == NULL) return NULL;
   uint8_t *bytes;
   size_t len;
-  dp_sockaddr to;
+  dp_sockaddr to, local;
   socklen_t to_len;
   if (argc < 3 || !pst_get_bytes(env, argv[0], &bytes, &len)) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "bytes must be a Uint8Array");
     return NULL;
   }
-  if (!get_remote(env, d, argv[1], argv[2], &to, &to_len)) return NULL;
-  ssize_t r;
-  do {
-    r = sendto(d->udp_fd, bytes, len, MSG_DONTWAIT, &to.sa, to_len);
-  } while (r < 0 && errno == EINTR);
+  if (!get_remote(env, d, argv[1], argv[2], &to, &to_len) ||
+      !get_local(env, d, argc, 3, argv, &local)) {
+    return NULL;
+  }
+  ssize_t r = dp_send_one(d, bytes, len, &to, to_len, &local);
   return make_bool(env, r == (ssize_t)len);
 }
 
@@ -683,6 +714,11 @@ static int open_socket(napi_env env, const char *address, uint32_t port, bool of
    * option fails and every datagram comes alone. */
   int on = 1;
   if (offload) setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
+  /* Multihome (OpenVPN's --multihome): learn the address each datagram was sent to, so the
+   * reply leaves from it rather than from the kernel's pick for the route back; a client
+   * drops replies from any other address. On "::" IPv4 arrives as a v4-mapped IPV6_PKTINFO. */
+  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &on, sizeof on);
+  else setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on);
   if (bind(fd, &local.sa, len) < 0) {
     int err = errno;
     close(fd);

@@ -64,11 +64,13 @@
 #define DP_GSO_SEGMENTS_MAX 64
 #define DP_GSO_BYTES_MAX 60000
 #define DP_ALIGN 16
-#define DP_CMSG_SPACE CMSG_SPACE(sizeof(int))
+/* A message's control data: a UDP GRO/GSO size and the local address (pktinfo), in that order. */
+#define DP_CMSG_SEGMENT_SPACE CMSG_SPACE(sizeof(int))
+#define DP_CMSG_SPACE (DP_CMSG_SEGMENT_SPACE + CMSG_SPACE(sizeof(struct in6_pktinfo)))
 #define DP_PEER_ADDRESSES_MAX 16
 #define DP_SOCKET_BUFFER_BYTES (4 << 20)
 #define DP_JS_QUEUE_MAX_BYTES (8 << 20)
-#define DP_RECORD_HEADER 28
+#define DP_RECORD_HEADER 48
 #define DP_BATCH_TYPICAL_BYTES (DP_BATCH * (DP_RECORD_HEADER + 2048))
 #define DP_TABLE_MIN_BUCKETS 64
 #define DP_IPV4_HEADER_MIN 20
@@ -167,6 +169,10 @@ typedef struct dp_peer {
   pthread_spinlock_t remote_lock;
   dp_sockaddr remote;
   socklen_t remote_len;
+  /* The gateway's address the peer sends to (port 0; family 0: unknown, the kernel picks the
+   * source). Replies leave from it, so a multi-homed gateway answers from the address the
+   * client expects. Under remote_lock with the remote. */
+  dp_sockaddr local;
   dp_policy *policy; /* NULL: no policy (everything passes); swapped under the write lock */
   /* Written by the RX thread only. */
   alignas(DP_CACHE_LINE) _Atomic uint64_t bytes_in;
@@ -278,6 +284,16 @@ void dp_sockaddr_fields(const dp_sockaddr *s, uint16_t *port, uint16_t *family,
                         uint8_t address[16]);
 bool dp_parse_remote(const dp *d, const char *text, uint32_t port, dp_sockaddr *out,
                      socklen_t *len);
+bool dp_parse_local(const dp *d, const char *text, dp_sockaddr *out);
+bool dp_local_equal(const dp_sockaddr *a, const dp_sockaddr *b);
+/* The local address a received message was sent to (from its pktinfo); family 0 if none. */
+void dp_pktinfo_local(const dp *d, struct msghdr *m, dp_sockaddr *out);
+/* Writes a pktinfo control message choosing `local` as the source at `buf` (room for
+ * CMSG_SPACE(struct in6_pktinfo)); returns its space, 0 (nothing written) if local is unknown. */
+size_t dp_pktinfo_cmsg(const dp *d, const dp_sockaddr *local, uint8_t *buf);
+/* One datagram to `to`, from `local` when known; bytes sent or -1 (errno). */
+ssize_t dp_send_one(const dp *d, const uint8_t *bytes, size_t len, const dp_sockaddr *to,
+                    socklen_t to_len, const dp_sockaddr *local);
 
 /* ovpn_peers.c: the tables. Writers hold the write lock; readers the read lock (or are JS). */
 dp_peer *dp_find_peer(const dp *d, uint32_t id);
@@ -301,7 +317,8 @@ void dp_free_batches(dp_batch *b);
 void dp_push_batch(dp *d, dp_batch *b);
 void dp_flush_batch(dp *d, dp_batch **builder);
 bool dp_append_record(dp *d, dp_batch **builder, uint32_t kind, uint32_t value,
-                      const dp_sockaddr *from, const uint8_t *bytes, size_t length);
+                      const dp_sockaddr *from, const dp_sockaddr *local, const uint8_t *bytes,
+                      size_t length);
 void dp_report_error(dp *d, int thread, int err);
 void dp_on_async(uv_async_t *handle);
 

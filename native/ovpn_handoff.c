@@ -42,7 +42,8 @@ void dp_flush_batch(dp *d, dp_batch **builder) {
 /* Appends one record to a worker's batch under construction, starting a new batch when full.
  * Returns false (and counts a drop) only when memory runs out. */
 bool dp_append_record(dp *d, dp_batch **builder, uint32_t kind, uint32_t value,
-                          const dp_sockaddr *from, const uint8_t *bytes, size_t length) {
+                      const dp_sockaddr *from, const dp_sockaddr *local, const uint8_t *bytes,
+                      size_t length) {
   size_t need = DP_RECORD_HEADER + length;
   if (*builder != NULL && (*builder)->capacity - (*builder)->used < need) {
     dp_flush_batch(d, builder);
@@ -67,11 +68,17 @@ bool dp_append_record(dp *d, dp_batch **builder, uint32_t kind, uint32_t value,
   uint16_t port = 0, family = 0;
   uint8_t address[16] = {0};
   if (from != NULL) dp_sockaddr_fields(from, &port, &family, address);
+  uint16_t local_port = 0, local_family = 0, pad = 0;
+  uint8_t local_address[16] = {0};
+  if (local != NULL) dp_sockaddr_fields(local, &local_port, &local_family, local_address);
   memcpy(r, &len32, 4);
   memcpy(r + 4, &value, 4);
   memcpy(r + 8, &port, 2);
   memcpy(r + 10, &family, 2);
   memcpy(r + 12, address, 16);
+  memcpy(r + 28, &local_family, 2);
+  memcpy(r + 30, &pad, 2);
+  memcpy(r + 32, local_address, 16);
   if (length > 0) memcpy(r + DP_RECORD_HEADER, bytes, length);
   b->used += need;
   b->count++;
@@ -81,7 +88,7 @@ bool dp_append_record(dp *d, dp_batch **builder, uint32_t kind, uint32_t value,
 /* A worker stopped on an error: one record, value = errno, port = which thread. */
 void dp_report_error(dp *d, int thread, int err) {
   dp_batch *b = NULL;
-  if (dp_append_record(d, &b, EVENT_ERROR, (uint32_t)err, NULL, NULL, 0)) {
+  if (dp_append_record(d, &b, EVENT_ERROR, (uint32_t)err, NULL, NULL, NULL, 0)) {
     uint16_t which = (uint16_t)thread;
     memcpy(b->data + 8, &which, 2);
     dp_push_batch(d, b);

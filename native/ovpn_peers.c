@@ -87,6 +87,87 @@ void dp_sockaddr_fields(const dp_sockaddr *s, uint16_t *port, uint16_t *family,
   }
 }
 
+/* A local address from JS: the same forms as a remote, without a port. "" is unknown. */
+bool dp_parse_local(const dp *d, const char *text, dp_sockaddr *out) {
+  memset(out, 0, sizeof *out);
+  if (text[0] == '\0') return true;
+  socklen_t len;
+  if (!dp_parse_remote(d, text, 1, out, &len)) return false;
+  if (out->sa.sa_family == AF_INET) out->v4.sin_port = 0;
+  else out->v6.sin6_port = 0;
+  return true;
+}
+
+bool dp_local_equal(const dp_sockaddr *a, const dp_sockaddr *b) {
+  if (a->sa.sa_family != b->sa.sa_family) return false;
+  if (a->sa.sa_family == 0) return true;
+  return dp_sockaddr_equal(a, b);
+}
+
+void dp_pktinfo_local(const dp *d, struct msghdr *m, dp_sockaddr *out) {
+  memset(out, 0, sizeof *out);
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+    if (d->family == AF_INET6 && c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+      struct in6_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      out->v6.sin6_family = AF_INET6;
+      out->v6.sin6_addr = info.ipi6_addr;
+      return;
+    }
+    if (d->family == AF_INET && c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+        c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+      struct in_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      out->v4.sin_family = AF_INET;
+      out->v4.sin_addr = info.ipi_addr;
+      return;
+    }
+  }
+}
+
+size_t dp_pktinfo_cmsg(const dp *d, const dp_sockaddr *local, uint8_t *buf) {
+  /* Interface index 0: the route decides the way out, only the source address is pinned (a
+   * v4-mapped address on the dual-stack socket sets the IPv4 source). */
+  struct cmsghdr *c = (struct cmsghdr *)buf;
+  if (d->family == AF_INET6 && local->sa.sa_family == AF_INET6) {
+    struct in6_pktinfo info = {.ipi6_addr = local->v6.sin6_addr, .ipi6_ifindex = 0};
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+    return CMSG_SPACE(sizeof info);
+  }
+  if (d->family == AF_INET && local->sa.sa_family == AF_INET) {
+    struct in_pktinfo info = {.ipi_ifindex = 0, .ipi_spec_dst = local->v4.sin_addr};
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+    return CMSG_SPACE(sizeof info);
+  }
+  return 0;
+}
+
+ssize_t dp_send_one(const dp *d, const uint8_t *bytes, size_t len, const dp_sockaddr *to,
+                    socklen_t to_len, const dp_sockaddr *local) {
+  alignas(struct cmsghdr) uint8_t control[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
+  struct msghdr h = {.msg_name = (void *)to, .msg_namelen = to_len, .msg_iov = &iov,
+                     .msg_iovlen = 1};
+  size_t space = local != NULL ? dp_pktinfo_cmsg(d, local, control) : 0;
+  if (space > 0) {
+    h.msg_control = control;
+    h.msg_controllen = space;
+  }
+  ssize_t r;
+  do {
+    r = sendmsg(d->udp_fd, &h, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
 /* Parses "a.b.c.d" or an IPv6 address for this socket's family; v4 on a v6 socket is mapped. */
 bool dp_parse_remote(const dp *d, const char *text, uint32_t port, dp_sockaddr *out,
                          socklen_t *len) {

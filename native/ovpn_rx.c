@@ -16,7 +16,7 @@ typedef struct {
   struct mmsghdr msgs[DP_BATCH];
   struct iovec iov[DP_BATCH];
   dp_sockaddr from[DP_BATCH];
-  uint8_t control[DP_BATCH][DP_CMSG_SPACE];
+  alignas(struct cmsghdr) uint8_t control[DP_BATCH][DP_CMSG_SPACE];
   /* Decrypted packets for the TUN device: a plain list, or the GRO batch with offloads. */
   uint8_t **out;
   size_t *out_len;
@@ -46,7 +46,7 @@ static void rx_deliver(dp *d, rx_state *s, uint8_t *plain, size_t len) {
 
 /* One datagram (a whole message, or one piece of a UDP GRO message). */
 static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_sockaddr *from,
-                        uint64_t now) {
+                        const dp_sockaddr *local, uint64_t now) {
   if (len < OVPN_OPCODE_SIZE) {
     s->drops[OVPN_DROP_TRUNCATED]++;
     return;
@@ -63,7 +63,7 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
   }
   if (peer == NULL) {
     /* Control channel, DATA_V1, or a peer id JS may know (TCP or reference-path peers). */
-    if (dp_append_record(d, &s->control_batch, EVENT_CONTROL, 0, from, p, len)) {
+    if (dp_append_record(d, &s->control_batch, EVENT_CONTROL, 0, from, local, p, len)) {
       counter_add(&d->stats[STAT_TO_JS_CONTROL], 1);
     }
     return;
@@ -84,12 +84,18 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
   }
   /* Authenticated and fresh: a new source address is the same peer, moved (NAT rebinding,
    * roaming). Only the RX thread writes the remote concurrently with TX reading it. */
-  if (!dp_sockaddr_equal(&peer->remote, from)) {
+  bool moved = !dp_sockaddr_equal(&peer->remote, from);
+  if (moved || !dp_local_equal(&peer->local, local)) {
     pthread_spin_lock(&peer->remote_lock);
     peer->remote = *from;
     peer->remote_len = from->sa.sa_family == AF_INET ? sizeof from->v4 : sizeof from->v6;
+    peer->local = *local;
     pthread_spin_unlock(&peer->remote_lock);
-    dp_append_record(d, &s->floats, EVENT_FLOAT, peer->id, from, NULL, 0);
+  }
+  /* Only a new client address is a float JS hears of; a new local address alone (learnt
+   * here when JS gave none) just changes where replies leave from. */
+  if (moved) {
+    dp_append_record(d, &s->floats, EVENT_FLOAT, peer->id, from, local, NULL, 0);
     counter_add(&d->stats[STAT_FLOATS], 1);
   }
   owned_set(&peer->last_rx_ms, now);
@@ -199,12 +205,14 @@ void *dp_rx_main(void *arg) {
         s->drops[OVPN_DROP_UDP_TRUNCATED]++;
         continue;
       }
+      dp_sockaddr local;
+      dp_pktinfo_local(d, &s->msgs[i].msg_hdr, &local);
       size_t segment = gro_segment_size(&s->msgs[i].msg_hdr);
       if (segment == 0 || segment >= len) segment = len;
       else coalesced += (len + segment - 1) / segment;
       for (size_t at = 0; at < len || len == 0; at += segment) {
         size_t piece = len - at < segment ? len - at : segment;
-        rx_datagram(d, s, p + at, piece, &s->from[i], now);
+        rx_datagram(d, s, p + at, piece, &s->from[i], &local, now);
         datagrams++;
         if (len == 0) break;
       }

@@ -21,6 +21,7 @@ typedef struct {
   struct iovec *iov;
   dp_sockaddr *to;
   uint8_t (*control)[DP_CMSG_SPACE];
+  uint16_t *segment; /* per message: the GSO segment size, 0 for a single datagram */
   int count;
   bool gso; /* UDP GSO works on this socket (turned off for good at its first refusal) */
   uint64_t drops[OVPN_DROP_COUNT];
@@ -28,30 +29,40 @@ typedef struct {
   dp_batch *unrouted;
 } tx_state;
 
-/* Queues `len` bytes at `data` to the peer's current remote; with gso > 0 the kernel cuts
- * them into datagrams of gso bytes (the last may be shorter). */
-static void tx_queue(tx_state *s, dp_peer *peer, uint8_t *data, size_t len, uint16_t gso) {
+/* Queues `len` bytes at `data` to the peer's current remote, from its local address when
+ * known; with gso > 0 the kernel cuts them into datagrams of gso bytes (the last may be
+ * shorter). Control data: the UDP_SEGMENT message (if any) first, then the pktinfo. */
+static void tx_queue(dp *d, tx_state *s, dp_peer *peer, uint8_t *data, size_t len,
+                     uint16_t gso) {
   int m = s->count++;
   pthread_spin_lock(&peer->remote_lock);
   s->to[m] = peer->remote;
   socklen_t to_len = peer->remote_len;
+  dp_sockaddr local = peer->local;
   pthread_spin_unlock(&peer->remote_lock);
   s->iov[m].iov_base = data;
   s->iov[m].iov_len = len;
+  s->segment[m] = gso;
   struct msghdr *h = &s->msgs[m].msg_hdr;
   memset(h, 0, sizeof *h);
   h->msg_name = &s->to[m];
   h->msg_namelen = to_len;
   h->msg_iov = &s->iov[m];
   h->msg_iovlen = 1;
+  uint8_t *control = s->control[m];
+  size_t used = 0;
   if (gso > 0) {
-    h->msg_control = s->control[m];
-    h->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
-    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    struct cmsghdr *c = (struct cmsghdr *)control;
     c->cmsg_level = SOL_UDP;
     c->cmsg_type = UDP_SEGMENT;
     c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
     memcpy(CMSG_DATA(c), &gso, sizeof gso);
+    used = DP_CMSG_SEGMENT_SPACE;
+  }
+  used += dp_pktinfo_cmsg(d, &local, control + used);
+  if (used > 0) {
+    h->msg_control = control;
+    h->msg_controllen = used;
   }
 }
 
@@ -101,7 +112,7 @@ static size_t tx_seal(tx_state *s, dp_peer *peer, dp_key *key, uint8_t *packet, 
 }
 
 static void tx_unrouted(dp *d, tx_state *s, const uint8_t *packet, size_t len) {
-  if (dp_append_record(d, &s->unrouted, EVENT_UNROUTED, 0, NULL, packet, len)) {
+  if (dp_append_record(d, &s->unrouted, EVENT_UNROUTED, 0, NULL, NULL, packet, len)) {
     counter_add(&d->stats[STAT_TO_JS_UNROUTED], 1);
   }
 }
@@ -119,7 +130,7 @@ static void tx_single(dp *d, tx_state *s, uint8_t *packet, size_t len, uint64_t 
   if (route == ROUTE_TO_JS) tx_unrouted(d, s, packet, len);
   if (route != ROUTE_SEND) return;
   size_t total = tx_seal(s, peer, key, packet, len, now);
-  if (total > 0) tx_queue(s, peer, packet - peer_overhead(peer), total, 0);
+  if (total > 0) tx_queue(d, s, peer, packet - peer_overhead(peer), total, 0);
 }
 
 /* A TCP super-packet from the TUN device: cut, sealed segment by segment, sent as GSO trains. */
@@ -171,24 +182,37 @@ static void tx_super(dp *d, tx_state *s, uint8_t *packet, size_t len, const ovpn
     if (!s->gso) take = 1;
     uint8_t *first = base + s->segments[k].offset - headroom;
     size_t bytes = (size_t)(take - 1) * stride + headroom + s->segments[k + take - 1].len;
-    tx_queue(s, peer, first, bytes, take > 1 ? (uint16_t)stride : 0);
+    tx_queue(d, s, peer, first, bytes, take > 1 ? (uint16_t)stride : 0);
     k += take;
   }
 }
 
-/* Sends one GSO train datagram by datagram (UDP GSO was refused). */
+/* Sends one GSO train datagram by datagram (UDP GSO was refused), keeping its pktinfo. */
 static int tx_send_train(dp *d, tx_state *s, int m) {
   struct msghdr *h = &s->msgs[m].msg_hdr;
-  uint16_t gso;
-  memcpy(&gso, CMSG_DATA(CMSG_FIRSTHDR(h)), sizeof gso);
+  uint16_t gso = s->segment[m];
   uint8_t *data = s->iov[m].iov_base;
   size_t len = s->iov[m].iov_len;
+  struct iovec iov;
+  struct msghdr one = *h;
+  one.msg_iov = &iov;
+  one.msg_iovlen = 1;
+  one.msg_flags = 0;
+  if (h->msg_controllen > DP_CMSG_SEGMENT_SPACE) {
+    one.msg_control = (uint8_t *)h->msg_control + DP_CMSG_SEGMENT_SPACE;
+    one.msg_controllen = h->msg_controllen - DP_CMSG_SEGMENT_SPACE;
+  } else {
+    one.msg_control = NULL;
+    one.msg_controllen = 0;
+  }
   int sent = 0;
   for (size_t at = 0; at < len; at += gso) {
     size_t piece = len - at < gso ? len - at : gso;
+    iov.iov_base = data + at;
+    iov.iov_len = piece;
     ssize_t r;
     do {
-      r = sendto(d->udp_fd, data + at, piece, 0, h->msg_name, h->msg_namelen);
+      r = sendmsg(d->udp_fd, &one, 0);
     } while (r < 0 && errno == EINTR);
     if (r == (ssize_t)piece) sent++;
     else s->drops[OVPN_DROP_UDP_SEND]++;
@@ -197,10 +221,8 @@ static int tx_send_train(dp *d, tx_state *s, int m) {
 }
 
 static int train_datagrams(const tx_state *s, int m) {
-  const struct msghdr *h = &s->msgs[m].msg_hdr;
-  if (h->msg_controllen == 0) return 1;
-  uint16_t gso;
-  memcpy(&gso, CMSG_DATA(CMSG_FIRSTHDR((struct msghdr *)h)), sizeof gso);
+  uint16_t gso = s->segment[m];
+  if (gso == 0) return 1;
   return (int)((s->iov[m].iov_len + gso - 1) / gso);
 }
 
@@ -221,7 +243,7 @@ static int tx_send(dp *d, tx_state *s) {
       if (!wait_ready(d, d->udp_fd, POLLOUT, DP_SEND_WAIT_MS, NULL)) break;
       continue;
     }
-    if (s->msgs[done].msg_hdr.msg_controllen > 0 &&
+    if (s->segment[done] > 0 &&
         (err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
       /* This kernel or route cannot segment UDP: send datagram by datagram from now on. */
       s->gso = false;
@@ -245,6 +267,7 @@ static void free_tx_state(tx_state *s) {
   free(s->iov);
   free(s->to);
   free(s->control);
+  free(s->segment);
   free(s);
 }
 
@@ -258,10 +281,11 @@ void *dp_tx_main(void *arg) {
     s->iov = calloc(DP_TX_MESSAGES_MAX, sizeof *s->iov);
     s->to = calloc(DP_TX_MESSAGES_MAX, sizeof *s->to);
     s->control = calloc(DP_TX_MESSAGES_MAX, sizeof *s->control);
+    s->segment = calloc(DP_TX_MESSAGES_MAX, sizeof *s->segment);
     s->gso = d->offload;
   }
   if (s == NULL || s->slab == NULL || (d->offload && s->out == NULL) || s->msgs == NULL ||
-      s->iov == NULL || s->to == NULL || s->control == NULL) {
+      s->iov == NULL || s->to == NULL || s->control == NULL || s->segment == NULL) {
     free_tx_state(s);
     dp_report_error(d, THREAD_TX, ENOMEM);
     return NULL;

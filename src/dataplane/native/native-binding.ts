@@ -3,11 +3,12 @@
 //
 // Events arrive as one Buffer per batch of records, little-endian:
 //
-//   0      4       8      10       12              28
-//   +------+-------+------+--------+---------------+----------------+
-//   | len  | value | port | family | address (16)  | bytes (len)    |  ... next record
-//   +------+-------+------+--------+---------------+----------------+
+//   0      4       8      10       12              28             30    32                48
+//   +------+-------+------+--------+---------------+--------------+-----+-----------------+-------------+
+//   | len  | value | port | family | address (16)  | local family | 0   | local addr (16) | bytes (len) |
+//   +------+-------+------+--------+---------------+--------------+-----+-----------------+-------------+
 //   value: the peer id of a float, the errno of an error; port: the thread of an error.
+//   local: the gateway address a datagram was sent to (multihome), family 0 when unknown.
 import { PosternError } from '../../errors.js';
 import { loadNative, type NativeAddon } from '../../io/tun/native.js';
 import { formatIpAddress } from '../../wire/ip/address.js';
@@ -74,6 +75,7 @@ export interface NativeOvpnDataplane {
     inner: readonly Uint8Array[],
     sendPeerId: number,
     upstream: boolean,
+    localAddress?: string,
   ): void;
   removePeer(peerId: number): boolean;
   hasPeer(peerId: number): boolean;
@@ -87,13 +89,13 @@ export interface NativeOvpnDataplane {
     recvImplicitIv: Uint8Array,
   ): boolean;
   retireKey(peerId: number, keyId: number): boolean;
-  setRemote(peerId: number, address: string, port: number): boolean;
+  setRemote(peerId: number, address: string, port: number, localAddress?: string): boolean;
   remote(peerId: number): { address: string; port: number } | undefined;
   sendPing(peerId: number): boolean;
   counters(peerId: number): NativePeerCounters | undefined;
   dropCounters(): Record<NativeDropReason, number>;
   stats(): NativeDataplaneStats;
-  sendControl(bytes: Uint8Array, address: string, port: number): boolean;
+  sendControl(bytes: Uint8Array, address: string, port: number, localAddress?: string): boolean;
   tunWrite(packets: readonly Uint8Array[]): number;
   close(): void;
 }
@@ -190,11 +192,13 @@ export function loadOvpnNative(): NativeAddonWithOvpn {
 
 // Record decoding.
 
-export const RECORD_HEADER_SIZE = 28;
+export const RECORD_HEADER_SIZE = 48;
 const RECORD_OFFSET_VALUE = 4;
 const RECORD_OFFSET_PORT = 8;
 const RECORD_OFFSET_FAMILY = 10;
 const RECORD_OFFSET_ADDRESS = 12;
+const RECORD_OFFSET_LOCAL_FAMILY = 28;
+const RECORD_OFFSET_LOCAL_ADDRESS = 32;
 const IPV4_SIZE = 4;
 const IPV6_SIZE = 16;
 
@@ -205,6 +209,14 @@ export interface NativeRecord {
   port: number;
   /** Text form of the address, '' when the record has none. */
   address: string;
+  /** The gateway address the datagram was sent to, '' when unknown. */
+  local: string;
+}
+
+function recordAddress(records: Buffer, family: number, start: number): string {
+  if (family === 4) return formatIpAddress(records.subarray(start, start + IPV4_SIZE));
+  if (family === 6) return formatIpAddress(records.subarray(start, start + IPV6_SIZE));
+  return '';
 }
 
 /** Splits a batch into records; stops at the first record that does not fit (never throws). */
@@ -217,18 +229,15 @@ export function decodeRecords(records: Buffer, count: number): NativeRecord[] {
     const end = at + RECORD_HEADER_SIZE + length;
     if (end > records.length) break;
     const family = view.getUint16(at + RECORD_OFFSET_FAMILY, true);
-    const addressStart = at + RECORD_OFFSET_ADDRESS;
-    let address = '';
-    if (family === 4) {
-      address = formatIpAddress(records.subarray(addressStart, addressStart + IPV4_SIZE));
-    } else if (family === 6) {
-      address = formatIpAddress(records.subarray(addressStart, addressStart + IPV6_SIZE));
-    }
+    const address = recordAddress(records, family, at + RECORD_OFFSET_ADDRESS);
+    const localFamily = view.getUint16(at + RECORD_OFFSET_LOCAL_FAMILY, true);
+    const local = recordAddress(records, localFamily, at + RECORD_OFFSET_LOCAL_ADDRESS);
     out.push({
       bytes: records.subarray(at + RECORD_HEADER_SIZE, end),
       value: view.getUint32(at + RECORD_OFFSET_VALUE, true),
       port: view.getUint16(at + RECORD_OFFSET_PORT, true),
       address,
+      local,
     });
     at = end;
   }

@@ -36,9 +36,18 @@ export type { NativeDataplaneStats, NativeDropReason } from './native-binding.js
 /** Most inner addresses one peer may own (native/ovpn_dp.c DP_PEER_ADDRESSES_MAX). */
 export const NATIVE_PEER_ADDRESSES_MAX = 16;
 
+/**
+ * A UDP peer as the native socket sees it: its address and port, and the gateway address it
+ * sends to (`local`). Replies leave from `local`, so a multi-homed gateway answers from the
+ * address the client expects (OpenVPN's --multihome); absent or '': the kernel picks.
+ */
+export interface NativeUdpRemote extends UdpRemote {
+  local?: string;
+}
+
 export interface NativePeerOptions {
-  /** Where the peer's packets go; updated by the native path when the peer floats. */
-  remote: UdpRemote;
+  /** Where the peer's packets go (and from); updated by the native path when the peer floats. */
+  remote: NativeUdpRemote;
   /** The peer's VPN addresses: packets to them go to this peer, and only they may be its sources. */
   addresses: string[];
   /** DATA_V2 peer id this side sends with (the gateway echoes the client's). */
@@ -52,6 +61,8 @@ export interface ControlDatagram {
   packet: Uint8Array;
   address: string;
   port: number;
+  /** The gateway address it was sent to ('' when unknown): answer from it. */
+  local: string;
 }
 
 export interface NativeOpenvpnOptions {
@@ -151,8 +162,14 @@ function innerAddresses(addresses: readonly string[]): Uint8Array[] {
 
 const PORT_MAX = 65535;
 
-/** Throws unless `r` is an IP address and port this socket can send to. */
-function checkRemote(r: UdpRemote, family: 4 | 6): void {
+/** Throws unless `r` is an IP address and port this socket can send to (from `r.local`). */
+function checkRemote(r: NativeUdpRemote, family: 4 | 6): void {
+  if (r.local !== undefined && r.local !== '') {
+    const localVersion = isIP(r.local);
+    if (localVersion === 0 || (localVersion === 6 && family === 4)) {
+      throw misuse('DATAPLANE_BAD_ADDRESS', `not a local address: ${JSON.stringify(r.local)}`);
+    }
+  }
   const version = isIP(r.address);
   if (version === 0) {
     throw misuse('DATAPLANE_BAD_ADDRESS', `not an IP address: ${JSON.stringify(r.address)}`);
@@ -179,7 +196,7 @@ export class NativeOpenvpnDataPlane {
   #closed = false;
   #onControl: (batch: ControlDatagram[]) => void = () => undefined;
   #onUnrouted: (packets: Uint8Array[]) => void = () => undefined;
-  #onFloat: (peerId: number, remote: UdpRemote) => void = () => undefined;
+  #onFloat: (peerId: number, remote: UdpRemote, local: string) => void = () => undefined;
   #onError: (thread: 'rx' | 'tx', errno: number) => void = () => undefined;
 
   /** Starts the data plane on an open TUN fd; throws errno-coded errors if binding fails. */
@@ -249,13 +266,14 @@ export class NativeOpenvpnDataPlane {
       innerAddresses(o.addresses),
       o.sendPeerId,
       o.upstream ?? false,
+      o.remote.local ?? '',
     );
   }
 
   /** A floated UDP client, moved by the control plane (the native path also floats by itself). */
-  setRemote(peerId: number, remote: UdpRemote): boolean {
+  setRemote(peerId: number, remote: NativeUdpRemote): boolean {
     checkRemote(remote, this.family);
-    return this.#native.setRemote(peerId, remote.address, remote.port);
+    return this.#native.setRemote(peerId, remote.address, remote.port, remote.local ?? '');
   }
 
   /** Where the peer's packets go now. */
@@ -355,8 +373,11 @@ export class NativeOpenvpnDataPlane {
     this.#onUnrouted = cb;
   }
 
-  /** An authenticated packet came from a new address: the peer's remote is now that. */
-  onFloat(cb: (peerId: number, remote: UdpRemote) => void): void {
+  /**
+   * An authenticated packet came from a new address: the peer's remote is now that, and
+   * `local` ('' when unknown) the gateway address it was sent to.
+   */
+  onFloat(cb: (peerId: number, remote: UdpRemote, local: string) => void): void {
     this.#onFloat = cb;
   }
 
@@ -365,10 +386,13 @@ export class NativeOpenvpnDataPlane {
     this.#onError = cb;
   }
 
-  /** Sends a control-channel datagram from the data plane's socket; false if refused now. */
-  sendControl(bytes: Uint8Array, to: UdpRemote): boolean {
+  /**
+   * Sends a control-channel datagram from the data plane's socket, from `to.local` when given
+   * (the address the peer sent to); false if refused now.
+   */
+  sendControl(bytes: Uint8Array, to: NativeUdpRemote): boolean {
     checkRemote(to, this.family);
-    return this.#native.sendControl(bytes, to.address, to.port);
+    return this.#native.sendControl(bytes, to.address, to.port, to.local ?? '');
   }
 
   /** Writes packets JS decrypted itself (TCP peers) to the TUN device; returns how many went. */
@@ -393,14 +417,21 @@ export class NativeOpenvpnDataPlane {
     switch (kind) {
       case NativeEventKind.CONTROL:
         this.#onControl(
-          decoded.map((r) => ({ packet: r.bytes, address: r.address, port: r.port })),
+          decoded.map((r) => ({
+            packet: r.bytes,
+            address: r.address,
+            port: r.port,
+            local: r.local,
+          })),
         );
         break;
       case NativeEventKind.UNROUTED:
         this.#onUnrouted(decoded.map((r) => r.bytes));
         break;
       case NativeEventKind.FLOAT:
-        for (const r of decoded) this.#onFloat(r.value, { address: r.address, port: r.port });
+        for (const r of decoded) {
+          this.#onFloat(r.value, { address: r.address, port: r.port }, r.local);
+        }
         break;
       case NativeEventKind.ERROR:
         for (const r of decoded) this.#onError(r.port === 0 ? 'rx' : 'tx', r.value);

@@ -1,7 +1,10 @@
 // The gateway's OpenVPN data path: the native fast path for UDP peers (DATA_V2 on the native
 // listener), the TypeScript reference path for the rest (TCP peers, DATA_V1 clients, or every
 // peer when the native path is off). The service sees one object; each peer lives in exactly one.
-import type { NativeOpenvpnDataPlane } from '../../dataplane/native/openvpn-native.js';
+import type {
+  NativeOpenvpnDataPlane,
+  NativeUdpRemote,
+} from '../../dataplane/native/openvpn-native.js';
 import type {
   NetworkVerdict,
   PeerCounters,
@@ -9,14 +12,16 @@ import type {
   ReferenceOpenvpnDataPlane,
 } from '../../dataplane/reference/openvpn-peers.js';
 import type { DataChannelKeys } from '../../dataplane/reference/openvpn-data.js';
-import type { UdpRemote } from '../../io/net/udp-endpoint.js';
 import type { CompiledPolicy } from '../../control/policy/matcher.js';
 import type { DroppedFlow } from '../../control/policy/dropped-flow.js';
 
 export interface DataPeer {
   transport: PeerTransport;
-  /** Set for a UDP peer on the native listener: the native path then carries its packets. */
-  nativeRemote: UdpRemote | undefined;
+  /**
+   * Set for a UDP peer on the native listener: the native path then carries its packets (from
+   * `local`, the gateway address the client sent to, when known).
+   */
+  nativeRemote: NativeUdpRemote | undefined;
   addresses: string[];
   sendPeerId: number | undefined;
 }

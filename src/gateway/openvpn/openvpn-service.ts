@@ -23,6 +23,7 @@ import {
 import { writeAudit } from '../../control/store/index.js';
 import { TcpPacketStream } from '../../io/net/tcp-packets.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
+import type { NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import type { Logger } from '../../io/log.js';
 import { serverTlsEngineFactory } from '../../io/tls/tls-engine.js';
 import {
@@ -52,9 +53,13 @@ const SNIFF_TIMEOUT_MS = 10_000;
 
 const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
 
-/** Where UDP control packets are answered from: a Node socket, or the native path's socket. */
+/**
+ * Where UDP control packets are answered from: a Node socket, or the native path's socket.
+ * A datagram's `local` (the gateway address it was sent to) is the reply's source on the
+ * native socket (pktinfo); Node's dgram cannot set it, so that listener ignores it.
+ */
 interface DatagramPort {
-  send(bytes: Uint8Array, to: UdpRemote): void;
+  send(bytes: Uint8Array, to: NativeUdpRemote): void;
   readonly native: boolean;
 }
 
@@ -129,15 +134,18 @@ export class OpenvpnService {
           native: true,
         };
         native.onControl((batch) => {
-          for (const d of batch) this.#onUdp(port, d.packet, { address: d.address, port: d.port });
+          for (const d of batch) {
+            this.#onUdp(port, d.packet, { address: d.address, port: d.port, local: d.local });
+          }
         });
-        native.onFloat((peerId, remote) => {
+        native.onFloat((peerId, remote, local) => {
           const d = this.#byPeerId.get(peerId);
-          if (d) this.#float(d, port, remote);
+          if (d) this.#float(d, port, { ...remote, local });
         });
         bound.push({ kind: 'openvpn-udp', address: `${l.address}:${native.port} (native)` });
       } else if (l.proto === 'udp') {
         const ep = await UdpEndpoint.bind(l.address, l.port);
+        // Only with the native path off: replies leave from the kernel's choice of source.
         const port: DatagramPort = { send: (b, to) => ep.send(b, to), native: false };
         ep.onDatagram((bytes, from) => this.#onUdp(port, bytes, from));
         this.#udp.push(ep);
@@ -209,7 +217,7 @@ export class OpenvpnService {
 
   // UDP: DATA to the data path by peer-id (a float when the address changed), control to the
   // session of that address, anything else to the stateless first contact.
-  #onUdp(ep: DatagramPort, bytes: Uint8Array, from: UdpRemote): void {
+  #onUdp(ep: DatagramPort, bytes: Uint8Array, from: NativeUdpRemote): void {
     const op = (bytes[0] ?? 0) >> OPCODE_SHIFT;
     if (op === Opcode.DATA_V2 && bytes.length >= 4) {
       const peerId = ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0);
@@ -244,7 +252,7 @@ export class OpenvpnService {
     driver.receive(bytes);
   }
 
-  #float(d: SessionDriver, ep: DatagramPort, to: UdpRemote): void {
+  #float(d: SessionDriver, ep: DatagramPort, to: NativeUdpRemote): void {
     for (const [k, v] of this.#byUdpRemote) if (v === d) this.#byUdpRemote.delete(k);
     this.#byUdpRemote.set(udpKey(to), d);
     d.transport = { send: (p: Uint8Array) => ep.send(p, to) };

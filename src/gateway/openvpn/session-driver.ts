@@ -1,6 +1,7 @@
 // Runs one ServerSession core against real time and real transports: feeds it packets, TLS
 // events and timeouts, and carries out what it asks (send, authenticate, keys, close).
 import { randomBytes } from 'node:crypto';
+import type { NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import type { PeerTransport } from '../../dataplane/reference/openvpn-peers.js';
 import type { ServerOutput, ServerSession } from '../../proto/openvpn/session/server-session.js';
 import type { CloseReason } from '../../proto/openvpn/session/session-core.js';
@@ -24,7 +25,7 @@ export class SessionDriver implements LiveSession {
   core!: ServerSession;
   transport: PeerTransport;
   /** A UDP client on the native listener: its address, for the native data path. */
-  nativeRemote: { address: string; port: number } | undefined;
+  nativeRemote: NativeUdpRemote | undefined;
   remote: string;
   user = '';
   address4: string | null = null;
