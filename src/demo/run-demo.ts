@@ -2,7 +2,7 @@
 // over UDP and `postern connect` over TCP, and shows, step by step, what a user and an
 // eavesdropper see. Tears everything down and exits 0 only if every step worked. Each protocol
 // adds its chapter here as it lands.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,15 @@ export async function runDemo(): Promise<number> {
       'the demo builds network namespaces and needs root',
       'run it as root (sudo npm run demo)',
     );
+  }
+  for (const tool of ['openvpn', 'tcpdump', 'ip', 'ping']) {
+    if (!onPath(tool)) {
+      throw new PosternError(
+        'DEMO_MISSING_TOOL',
+        `the demo needs \`${tool}\`, which is not installed`,
+        'run it as `npm run demo`, which installs the Debian packages it needs',
+      );
+    }
   }
   const n = new Narrator();
   const work = mkdtempSync(join(tmpdir(), 'postern-demo-'));
@@ -218,6 +227,10 @@ export async function runDemo(): Promise<number> {
       : `\ndemo: ${n.failures.length} step(s) failed.\n`,
   );
   return n.failures.length === 0 ? 0 : 1;
+}
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, tool)));
 }
 
 function summarize(line: string): string {
