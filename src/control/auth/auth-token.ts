@@ -82,8 +82,13 @@ export function verifyAuthToken(
   now: Date,
 ): AuthTokenVerdict {
   if (!looksLikeAuthToken(token)) return { ok: false, reason: 'auth-token malformed' };
-  const bytes = Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url');
-  if (bytes.length !== TOKEN_BYTES) return { ok: false, reason: 'auth-token malformed' };
+  const text = token.slice(TOKEN_PREFIX.length);
+  const bytes = Buffer.from(text, 'base64url');
+  // Only the canonical spelling: base64's spare low bits in the last character must not give
+  // one token several accepted forms.
+  if (bytes.length !== TOKEN_BYTES || bytes.toString('base64url') !== text) {
+    return { ok: false, reason: 'auth-token malformed' };
+  }
   const body = bytes.subarray(0, BODY_BYTES);
   const mac = bytes.subarray(BODY_BYTES);
   if (!timingSafeEqual(mac, seal(secret, body, who))) {
