@@ -19,7 +19,9 @@ import { registerConnect } from './commands/connect.js';
 import { registerProfile } from './commands/profile.js';
 
 const program = new Command('postern')
-  .description('Postern: a self-hosted Secure VPN gateway (OpenVPN-compatible SSL VPN and IKEv2)')
+  .description(
+    'Postern: a self-hosted Secure VPN gateway (OpenVPN 2.6-compatible SSL VPN; IKEv2 to come)',
+  )
   .version(VERSION)
   .exitOverride()
   .configureOutput({

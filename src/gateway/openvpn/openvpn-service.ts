@@ -74,7 +74,7 @@ export class OpenvpnService {
   readonly #byPeerId = new Map<number, SessionDriver>();
   readonly #cookieKey = randomBytes(32);
   readonly #leases: LeaseStore;
-  #limiter!: AuthLimiter;
+  readonly #limiter: AuthLimiter;
   readonly #challenges = new ChallengeBook();
   #tokenSecret: Uint8Array | undefined;
   #wrap!: ServerControlWrap;
