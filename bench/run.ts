@@ -5,7 +5,7 @@
 // Needs root (network namespaces) and a build (`npx tsc`); progress goes to stderr.
 //
 //   node dist/bench/run.js [--quick] [--only a,b] [--json FILE] [--repeats N] [--seconds S]
-//                          [--pings N] [--udp-bitrate RATE] [--list]
+//                          [--pings N] [--udp-bitrate RATE] [--sessions N] [--list]
 import { existsSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -18,8 +18,8 @@ import { formatTables, summarize, type BenchReport } from './lib/report.js';
 import type { MeasureOptions, Subject } from './lib/types.js';
 import { CEILING_ID, DEFAULT_IDS, QUICK_IDS, REFERENCE_ID, SUBJECTS } from './subjects/index.js';
 
-const FULL = { repeats: 3, seconds: 10, pings: 20 };
-const QUICK = { repeats: 1, seconds: 2, pings: 10 };
+const FULL = { repeats: 3, seconds: 10, pings: 20, sessions: 1000 };
+const QUICK = { repeats: 1, seconds: 2, pings: 10, sessions: 100 };
 /** Programs every run needs, whatever the subject. */
 const ALWAYS_NEEDED = ['ip', 'iperf3', 'ping'];
 const EXIT_USAGE = 2;
@@ -32,6 +32,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --seconds S          length of each iperf3 run (default ${FULL.seconds})
   --pings N            echo requests per latency figure (default ${FULL.pings})
   --udp-bitrate RATE   iperf3 UDP offered load, e.g. 500M (default 0: as fast as it goes)
+  --sessions N         sessions the load generator opens (default ${FULL.sessions}, ${QUICK.sessions} with --quick)
   --list               print the subjects and exit`;
 
 function onPath(cmd: string): boolean {
@@ -64,6 +65,7 @@ async function main(): Promise<number> {
       seconds: { type: 'string' },
       pings: { type: 'string' },
       'udp-bitrate': { type: 'string', default: '0' },
+      sessions: { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -82,6 +84,7 @@ async function main(): Promise<number> {
     seconds: positive(values.seconds, base.seconds, '--seconds'),
     pings: Math.round(positive(values.pings, base.pings, '--pings')),
     udpBitrate: values['udp-bitrate'] ?? '0',
+    sessions: Math.round(positive(values.sessions, base.sessions, '--sessions')),
   };
   const ids = values.only
     ? values.only

@@ -3,6 +3,7 @@ import type { FigureSpec } from '../lib/types.js';
 import { CONNECT_TIME } from './connect-time.js';
 import { CPU_SYSTEM, CPU_TUNNEL } from './cpu-per-gb.js';
 import { ADDED_LATENCY, RTT } from './latency.js';
+import { HANDSHAKE_CPU, HANDSHAKE_RATE, IDLE_SESSION_MEMORY } from './sessions.js';
 import { TCP_1_STREAM, TCP_4_STREAMS } from './tcp-throughput.js';
 import { UDP_CLEAN_RATE, UDP_LOSS, UDP_RATE } from './udp-1400.js';
 
@@ -17,4 +18,7 @@ export const FIGURES: readonly FigureSpec[] = [
   CONNECT_TIME,
   CPU_TUNNEL,
   CPU_SYSTEM,
+  HANDSHAKE_RATE,
+  HANDSHAKE_CPU,
+  IDLE_SESSION_MEMORY,
 ];

@@ -4,6 +4,7 @@ import { createLab } from '../../src/lab/index.js';
 import { connectAndTime } from '../figures/connect-time.js';
 import { measureCpuPerGb } from '../figures/cpu-per-gb.js';
 import { measureLatency } from '../figures/latency.js';
+import { measureSessions } from '../figures/sessions.js';
 import { measureTcp } from '../figures/tcp-throughput.js';
 import { measureUdp } from '../figures/udp-1400.js';
 import type { ClientEnd, Figures, MeasureOptions, ServerEnd, Subject } from './types.js';
@@ -44,6 +45,14 @@ export async function measureSubject(
     figures.tcp4Gbps = (await measureTcp(lab, MULTI_STREAMS, opts.seconds)).gbps;
     progress('UDP, 1400-byte packets');
     Object.assign(figures, await measureUdp(lab, opts.seconds, opts.udpBitrate));
+    const serverPid = server.pids[0];
+    if (server.loadTarget && serverPid !== undefined) {
+      progress(`${opts.sessions} sessions from the load generator`);
+      Object.assign(
+        figures,
+        await measureSessions(lab, server.loadTarget, serverPid, opts.sessions),
+      );
+    }
     return figures;
   } finally {
     await client?.stop().catch(() => undefined);

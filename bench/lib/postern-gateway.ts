@@ -12,6 +12,9 @@ import { spawnWatched } from './process.js';
 export const POSTERN_BIN = fileURLToPath(new URL('../../../bin/postern.js', import.meta.url));
 const CLI_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 30_000;
+/** Client pools with room for the load generator's sessions (the default is a /24). */
+const POOL4 = '100.64.0.0/18';
+const POOL6 = 'fd00:64::/64';
 
 export interface CliResult {
   code: number | null;
@@ -53,6 +56,8 @@ export interface PosternGateway {
   cli(args: readonly string[]): Promise<CliResult>;
   /** Adds a user and exports its profile; returns the profile's path. */
   addUser(name: string, format: 'ovpn' | 'postern'): Promise<string>;
+  /** Exports an existing user's profile; returns its path. */
+  exportProfile(name: string, format: 'ovpn' | 'postern'): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +74,7 @@ export async function startPosternGateway(lab: Lab): Promise<PosternGateway> {
         office.v4,
         '--route',
         office.v6,
+        ...['--pool4', POOL4, '--pool6', POOL6],
       ]),
     );
   } catch (e) {
@@ -86,16 +92,20 @@ export async function startPosternGateway(lab: Lab): Promise<PosternGateway> {
     throw e;
   }
   const cli = (args: readonly string[]): Promise<CliResult> => must([...args, '--dir', dir]);
+  const exportProfile = async (name: string, format: 'ovpn' | 'postern'): Promise<string> => {
+    const out = join(tmp, `${name}.${format === 'ovpn' ? 'ovpn' : 'json'}`);
+    await cli(['profile', name, '--format', format, '--out', out]);
+    return out;
+  };
   return {
     dir,
     pid: server.pid,
     cli,
     async addUser(name, format) {
       await cli(['user', 'add', name]);
-      const out = join(tmp, `${name}.${format === 'ovpn' ? 'ovpn' : 'json'}`);
-      await cli(['profile', name, '--format', format, '--out', out]);
-      return out;
+      return exportProfile(name, format);
     },
+    exportProfile,
     async stop() {
       await server.stop();
       remove();

@@ -1,6 +1,7 @@
 // What a benchmark subject is (one tunnel, set up between laptop and office through gw in a
 // fresh lab) and what one measured run of it yields.
 import type { Lab } from '../../src/lab/index.js';
+import type { LoadTarget } from '../load/openvpn-load.js';
 
 /** The client end of a tunnel, in laptop. */
 export interface ClientEnd {
@@ -23,6 +24,8 @@ export interface ServerEnd {
    * subject's connect time is measured the same way. Absent when there is no tunnel (veth).
    */
   startClient?(): Promise<ClientEnd>;
+  /** Where the load generator connects (OpenVPN UDP subjects): the session figures need it. */
+  readonly loadTarget?: LoadTarget;
   stop(): Promise<void>;
 }
 
@@ -49,6 +52,9 @@ export const FIGURE_KEYS = [
   'connectMs',
   'cpuTunnelSecPerGB',
   'cpuSystemSecPerGB',
+  'handshakesPerSec',
+  'cpuMsPerHandshake',
+  'kibPerIdleSession',
 ] as const;
 export type FigureKey = (typeof FIGURE_KEYS)[number];
 export type Figures = Partial<Record<FigureKey, number>>;
@@ -71,4 +77,6 @@ export interface MeasureOptions {
   pings: number;
   /** iperf3 UDP offered load (`-b`): "0" is as fast as the sender can go. */
   udpBitrate: string;
+  /** Sessions the load generator opens and holds idle (subjects with a `loadTarget`). */
+  sessions: number;
 }

@@ -6,6 +6,7 @@ export const openvpnUdp = stockOpenvpn({
   label: 'OpenVPN 2.6 UDP AES-256-GCM',
   proto: 'udp',
   cipher: 'AES-256-GCM',
+  loadTest: true,
 });
 
 export const openvpnUdpChacha = stockOpenvpn({

@@ -6,6 +6,7 @@ export const posternOpenvpnUdp = posternOpenvpn({
   label: 'Postern OpenVPN-UDP AES-256-GCM',
   proto: 'udp',
   cipher: 'AES-256-GCM',
+  loadTest: true,
 });
 
 export const posternOpenvpnUdpChacha = posternOpenvpn({

@@ -3,8 +3,10 @@
 // (userspace) in laptop with the exported profile, kept to one remote. Against the stock
 // OpenVPN subjects only the server differs.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { loadPosternProfile } from '../../src/control/profile/postern-profile.js';
+import type { LoadTarget } from '../load/openvpn-load.js';
 import type { Lab } from '../../src/lab/index.js';
-import { startPosternGateway } from '../lib/postern-gateway.js';
+import { startPosternGateway, type PosternGateway } from '../lib/postern-gateway.js';
 import { spawnWatched } from '../lib/process.js';
 import type { Subject } from '../lib/types.js';
 import type { OpenvpnProto } from './stock-openvpn.js';
@@ -31,11 +33,28 @@ function editProfile(path: string, proto: OpenvpnProto, cipher: string): void {
   writeFileSync(path, kept.join('\n'));
 }
 
+/** The same user's Postern profile as the load generator's target (its UDP remote). */
+async function posternLoadTarget(gw: PosternGateway): Promise<LoadTarget> {
+  const p = loadPosternProfile(await gw.exportProfile(USER, 'postern'));
+  const udp = p.remotes.find((r) => r.proto === 'udp');
+  if (!udp) throw new Error('the Postern profile has no UDP remote');
+  return {
+    host: udp.host,
+    port: udp.port,
+    ...{ ca: p.ca, cert: p.cert, key: p.key, tlsCrypt: p.tlsCrypt },
+    dataCiphers: [...p.dataCiphers],
+    tlsMin: p.tlsMin,
+    verifyName: p.verifyName,
+  };
+}
+
 export function posternOpenvpn(o: {
   id: string;
   label: string;
   proto: OpenvpnProto;
   cipher: string;
+  /** Serves the load generator too (the session figures). */
+  loadTest?: boolean;
 }): Subject {
   return {
     id: o.id,
@@ -53,8 +72,11 @@ export function posternOpenvpn(o: {
         }
         const profile = await gw.addUser(USER, 'ovpn');
         editProfile(profile, o.proto, o.cipher);
+        const loadTarget =
+          o.loadTest && o.proto === 'udp' ? await posternLoadTarget(gw) : undefined;
         return {
           pids: [gw.pid],
+          ...(loadTarget ? { loadTarget } : {}),
           startClient() {
             const client = spawnWatched(lab, 'laptop', 'openvpn client', 'openvpn', [
               ...['--config', profile, '--verb', '3', '--disable-dco'],

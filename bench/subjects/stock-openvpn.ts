@@ -1,8 +1,9 @@
 // Stock OpenVPN 2.6 from Debian at both ends, in userspace (`--disable-dco`): the reference the
 // table's ratios are taken against. Server in gw, client in laptop, certificates (ECDSA P-256)
 // from a throwaway CA, tls-crypt, one data cipher, the office LAN pushed as a route. Otherwise
-// OpenVPN's defaults: nothing tuned.
-import { writeFileSync } from 'node:fs';
+// OpenVPN's defaults, but for what the load generator's many clients need (one shared client
+// certificate, a /18 pool, no cap on clients or on the rate of new ones).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   createCa,
@@ -16,9 +17,16 @@ import { spawnWatched, type Watched } from '../lib/process.js';
 import type { ClientEnd, Subject } from '../lib/types.js';
 
 const PORT = 1194;
-/** Tunnel addresses: a pool apart from Postern's (100.64.0.0/24) and wireguard-go's. */
-const TUNNEL_NET = '100.64.1.0';
-const TUNNEL_MASK = '255.255.255.0';
+/** Tunnel addresses: a /18, room for the load generator's sessions. */
+const TUNNEL_NET = '100.64.0.0';
+const TUNNEL_MASK = '255.255.192.0';
+/** Above the largest `--sessions`: the default (1024) would refuse the load generator. */
+const MAX_CLIENTS = '20000';
+/**
+ * 2.6 answers at most 100 new clients per 10 s by default (a flood guard); the handshake figure
+ * measures how fast the server completes handshakes, not that guard.
+ */
+const CONNECT_FREQ_INITIAL = ['1000000', '1'];
 const OFFICE_MASK = '255.255.255.0';
 const SERVER_READY_MS = 15_000;
 const CIPHER_RE = /Data Channel: cipher '([^']+)'/;
@@ -75,6 +83,8 @@ export function stockOpenvpn(o: {
   label: string;
   proto: OpenvpnProto;
   cipher: string;
+  /** Serves the load generator too (the session figures). */
+  loadTest?: boolean;
 }): Subject {
   return {
     id: o.id,
@@ -93,10 +103,26 @@ export function stockOpenvpn(o: {
         ...['--cert', pki.serverCert, '--key', pki.serverKey, '--dh', 'none'],
         ...['--push', `route ${lab.addr.net.office.v4.split('/')[0]} ${OFFICE_MASK}`],
         ...['--keepalive', '10', '60'],
+        // Every load generator session shows the same client certificate.
+        ...['--duplicate-cn', '--max-clients', MAX_CLIENTS],
+        ...['--connect-freq-initial', ...CONNECT_FREQ_INITIAL],
       ]);
       await server.waitFor(/Initialization Sequence Completed/, SERVER_READY_MS);
+      const read = (path: string): string => readFileSync(path, 'utf8');
       return {
         pids: [server.pid],
+        ...(o.loadTest && o.proto === 'udp'
+          ? {
+              loadTarget: {
+                host: endpoint,
+                port: PORT,
+                ...{ ca: read(pki.ca), cert: read(pki.clientCert), key: read(pki.clientKey) },
+                tlsCrypt: { version: 'v1' as const, key: read(pki.tlsCrypt) },
+                dataCiphers: [o.cipher],
+                verifyName: 'gw',
+              },
+            }
+          : {}),
         startClient() {
           const client = spawnWatched(lab, 'laptop', 'openvpn client', 'openvpn', [
             ...common,

@@ -102,6 +102,11 @@ describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' 
       assert.ok((postern.median.connectMs ?? 0) > 0, `connectMs ${postern.median.connectMs}`);
       assert.ok((postern.median.cpuTunnelSecPerGB ?? 0) > 0);
       assert.ok((postern.median.addedLatencyMs ?? 0) > 0);
+      // The load generator's sessions reached the gateway, and only a gateway is measured.
+      assert.ok((postern.median.handshakesPerSec ?? 0) > 0, 'handshakesPerSec');
+      assert.ok((postern.median.cpuMsPerHandshake ?? 0) > 0, 'cpuMsPerHandshake');
+      assert.ok(Number.isFinite(postern.median.kibPerIdleSession), 'kibPerIdleSession');
+      assert.equal(veth.median.handshakesPerSec, undefined);
       // Ratios to the ceiling: veth to itself is 1; an encrypting tunnel is slower than none.
       assert.equal(veth.vsCeiling.tcp1Gbps, 1);
       const vs = postern.vsCeiling.tcp1Gbps ?? NaN;
