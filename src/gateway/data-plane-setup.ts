@@ -2,13 +2,17 @@
 // the data planes. With the native fast path, the native side owns the TUN device and the
 // first UDP listener's socket; the reference path reaches the TUN device through it.
 import type { Config } from '../control/config/index.js';
-import { AddressPool } from '../control/pool/index.js';
 import { NativeOpenvpnDataPlane, supportsNative } from '../dataplane/native/openvpn-native.js';
 import { ReferenceOpenvpnDataPlane } from '../dataplane/reference/openvpn-peers.js';
 import type { Logger } from '../io/log.js';
 import type { TunDevice, TunStats } from '../io/tun/tun-device.js';
 import { GatewayDataPath } from './openvpn/data-path.js';
-import { GATEWAY_TUN_NAME, enableForwarding, openGatewayTun } from './tunnel-device.js';
+import {
+  GATEWAY_TUN_NAME,
+  enableForwarding,
+  gatewayTunAddresses,
+  openGatewayTun,
+} from './tunnel-device.js';
 
 export interface GatewayDataPlane {
   dataPath: GatewayDataPath;
@@ -43,15 +47,13 @@ export async function openGatewayDataPlane(config: Config, log: Logger): Promise
   const support = supportsNative();
   const wantNative = config.openvpn.dataplane === 'native' && udp !== undefined;
   if (wantNative && support.ok) {
-    const p4 = new AddressPool(config.pools.ipv4);
-    const p6 = new AddressPool(config.pools.ipv6);
     const mtu = 1420;
     const native = await NativeOpenvpnDataPlane.open({
       bind: { address: udp.address, port: udp.port },
       tun: {
         name: GATEWAY_TUN_NAME,
         mtu,
-        addresses: [`${p4.gateway}/${p4.prefix}`, `${p6.gateway}/${p6.prefix}`],
+        addresses: gatewayTunAddresses(config),
       },
     });
     enableForwarding(log);

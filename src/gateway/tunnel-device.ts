@@ -8,13 +8,16 @@ import type { Logger } from '../io/log.js';
 
 export const GATEWAY_TUN_NAME = 'postern0';
 
-export async function openGatewayTun(config: Config, log: Logger): Promise<LinuxTun> {
-  const p4 = new AddressPool(config.pools.ipv4);
-  const p6 = new AddressPool(config.pools.ipv6);
-  const tun = await openTun({
-    name: GATEWAY_TUN_NAME,
-    addresses: [`${p4.gateway}/${p4.prefix}`, `${p6.gateway}/${p6.prefix}`],
+/** The gateway's own tunnel addresses: the first host of each pool, with the pool's prefix. */
+export function gatewayTunAddresses(config: Config): string[] {
+  return [config.pools.ipv4, config.pools.ipv6].map((cidr) => {
+    const pool = new AddressPool(cidr);
+    return `${pool.gateway}/${pool.prefix}`;
   });
+}
+
+export async function openGatewayTun(config: Config, log: Logger): Promise<LinuxTun> {
+  const tun = await openTun({ name: GATEWAY_TUN_NAME, addresses: gatewayTunAddresses(config) });
   enableForwarding(log);
   return tun;
 }

@@ -10,7 +10,6 @@ import {
   listAccounting,
   listAudit,
   listUsers,
-  nextCounter,
   openStore,
   revokedCertificates,
   revokeUserCertificates,
@@ -194,13 +193,6 @@ describe('store', () => {
       (await listAccounting(store.db, { since: new Date('2026-03-02T00:00:00Z') })).length,
       0,
     );
-    await store.close();
-  });
-
-  it('counters only grow', async () => {
-    const store = await openStore(tmp.path, 'sqlite:postern.db');
-    assert.equal(await nextCounter(store.db, 'x'), 1);
-    assert.equal(await nextCounter(store.db, 'x'), 2);
     await store.close();
   });
 });

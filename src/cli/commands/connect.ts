@@ -1,13 +1,12 @@
 import type { Command } from 'commander';
 import { Connector } from '../../client/connect.js';
+import { parseHostPort } from '../../io/net/host-port.js';
 import { UsageError } from '../context.js';
 
 function hostPort(text: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text);
-  const port = Number(m?.[2]);
-  if (!m?.[1] || !(port >= 1 && port <= 65535))
-    throw new UsageError(`--http-proxy "${text}" is not HOST:PORT`);
-  return { host: m[1], port };
+  const hp = parseHostPort(text);
+  if (!hp) throw new UsageError(`--http-proxy "${text}" is not HOST:PORT`);
+  return hp;
 }
 
 async function readStdin(): Promise<string> {

@@ -1,4 +1,4 @@
-// Small named values the gateway keeps across restarts (e.g. the CRL number, which must grow).
+// Small named values the gateway keeps across restarts (the auth-token secret, TOTP steps).
 import type { Db } from './open.js';
 
 export async function getMeta(db: Db, key: string): Promise<string | undefined> {
@@ -12,13 +12,4 @@ export async function setMeta(db: Db, key: string, value: string): Promise<void>
     .values({ key, value })
     .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
     .execute();
-}
-
-/** Returns the next value of a counter that only ever grows. */
-export async function nextCounter(db: Db, key: string): Promise<number> {
-  return db.transaction().execute(async (tx) => {
-    const current = Number((await getMeta(tx, key)) ?? '0');
-    await setMeta(tx, key, String(current + 1));
-    return current + 1;
-  });
 }

@@ -24,12 +24,6 @@ export function looksLikeOpenvpn(first: Uint8Array): boolean {
   );
 }
 
-export function parseHostPort(text: string): { host: string; port: number } | undefined {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(text);
-  const port = Number(m?.[2]);
-  return m?.[1] && port >= 1 && port <= 65535 ? { host: m[1], port } : undefined;
-}
-
 /** Relays the connection to the backend, starting with the bytes already read. */
 export function relay(
   client: Socket,

@@ -1,7 +1,7 @@
 // What a client is told to configure: its addresses from the pools, the routes of its groups
 // (split tunnel unless a group says full-tunnel), DNS and keepalive, from postern.yaml.
 import type { Config } from '../../control/config/index.js';
-import { netmask4, parseNetwork, bigIntToAddress } from '../../control/pool/index.js';
+import { AddressPool, bigIntToAddress, netmask4, parseNetwork } from '../../control/pool/index.js';
 import type { PushConfig, PushRoute, PushRouteIpv6 } from '../../proto/openvpn/push-reply.js';
 
 export interface ClientAddresses {
@@ -17,8 +17,8 @@ export function groupsOf(config: Config, groups: string[]): Config['groups'][str
 }
 
 export function pushConfigFor(config: Config, groups: string[], addr: ClientAddresses): PushConfig {
-  const pool4 = parseNetwork(config.pools.ipv4);
-  const pool6 = parseNetwork(config.pools.ipv6);
+  const pool4 = new AddressPool(config.pools.ipv4);
+  const pool6 = new AddressPool(config.pools.ipv6);
   const routes: PushRoute[] = [];
   const routes6: PushRouteIpv6[] = [];
   const seen = new Set<string>();
@@ -34,14 +34,12 @@ export function pushConfigFor(config: Config, groups: string[], addr: ClientAddr
       else routes6.push({ network: `${bigIntToAddress(net.base, 6)}/${net.prefix}` });
     }
   }
-  const gw4 = bigIntToAddress(pool4.base + 1n, 4);
-  const gw6 = bigIntToAddress(pool6.base + 1n, 6);
   return {
     topology: 'subnet',
-    routeGateway: gw4,
+    routeGateway: pool4.gateway,
     ...(addr.v4 ? { ifconfig: { local: addr.v4, netmask: netmask4(pool4.prefix) } } : {}),
     ...(addr.v6
-      ? { ifconfigIpv6: { address: addr.v6, prefixLength: pool6.prefix, gateway: gw6 } }
+      ? { ifconfigIpv6: { address: addr.v6, prefixLength: pool6.prefix, gateway: pool6.gateway } }
       : {}),
     routes,
     routesIpv6: routes6,
