@@ -26,7 +26,7 @@ store:                              # where users, certificates, sessions, audit
 
 api:                                # how the CLI and the console reach the gateway
   socket: postern.sock              # unix socket in this directory for the CLI (mode 0600)
-  http: 127.0.0.1:8443              # console and HTTP API
+  http: 127.0.0.1:8443              # console and HTTP API (not served yet: the CLI uses the socket)
 
 log:                                # JSON lines on stdout
   level: info                       # fatal | error | warn | info | debug | trace
@@ -44,7 +44,7 @@ openvpn:                            # SSL VPN, wire-compatible with OpenVPN 2.6 
   reneg-bytes: 0                    # and after this many bytes each way together (0: no limit)
   keepalive: { ping: 10, restart: 60 }
 
-ikev2:                              # IPsec: IKEv2 + ESP in UDP
+ikev2:                              # IPsec: IKEv2 + ESP in UDP (not implemented yet)
   enabled: true
   ports: [500, 4500]
 
