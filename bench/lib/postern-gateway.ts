@@ -81,8 +81,11 @@ export async function startPosternGateway(lab: Lab): Promise<PosternGateway> {
     remove();
     throw e;
   }
+  // POSTERN_BENCH_NODE_ARGS: extra node flags for the gateway alone, e.g. "--cpu-prof" to see
+  // where its time goes under the load generator (NODE_OPTIONS refuses that flag).
+  const nodeArgs = (process.env.POSTERN_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   const server = spawnWatched(lab, 'gw', 'postern server', process.execPath, [
-    ...[POSTERN_BIN, 'server', '--dir', dir],
+    ...[...nodeArgs, POSTERN_BIN, 'server', '--dir', dir],
   ]);
   try {
     await server.waitFor(/"event":"ready"/, READY_TIMEOUT_MS);

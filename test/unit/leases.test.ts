@@ -14,6 +14,7 @@ import {
   type LeasePools,
   setStaticAddresses,
 } from '../../src/control/pool/leases.js';
+import { LeaseCursor } from '../../src/control/pool/lease-cursor.js';
 import { insertUser, openStore, type Store } from '../../src/control/store/index.js';
 import { postern, tempDir } from '../helpers/postern-cli.js';
 
@@ -173,5 +174,21 @@ describe('address leases', () => {
     } finally {
       cli.remove();
     }
+  });
+});
+
+describe('lease cursor', () => {
+  it('looks upward from the last hand-out and wraps to the bottom once', () => {
+    const c = new LeaseCursor('198.51.100.0/29');
+    assert.equal(c.size, 5, '.2 to .6: the network, gateway (.1) and broadcast are not clients');
+    c.advancePast('198.51.100.5');
+    assert.deepEqual(
+      [...c.candidates()],
+      ['198.51.100.6', '198.51.100.2', '198.51.100.3', '198.51.100.4', '198.51.100.5'],
+    );
+    c.advancePast('198.51.100.6');
+    assert.equal([...c.candidates()][0], '198.51.100.2');
+    assert.equal(c.contains('198.51.100.1'), false);
+    assert.equal(c.contains('198.51.100.7'), false);
   });
 });

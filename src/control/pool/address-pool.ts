@@ -14,8 +14,9 @@ export class AddressPool {
   readonly network: Network;
   readonly gateway: string;
   readonly prefix: number;
-  readonly #first: bigint;
-  readonly #last: bigint;
+  /** The lowest and highest client address. */
+  readonly first: bigint;
+  readonly last: bigint;
   readonly #taken = new Set<bigint>();
 
   constructor(cidr: string) {
@@ -28,8 +29,8 @@ export class AddressPool {
       );
     this.prefix = this.network.prefix;
     this.gateway = bigIntToAddress(base + 1n, family);
-    this.#first = base + 2n;
-    this.#last = family === 4 ? base + size - 2n : base + size - 1n;
+    this.first = base + 2n;
+    this.last = family === 4 ? base + size - 2n : base + size - 1n;
   }
 
   get family(): 4 | 6 {
@@ -48,12 +49,12 @@ export class AddressPool {
   allocate(preferred?: string): string | undefined {
     if (preferred !== undefined && this.take(preferred)) return preferred;
     // Linear from the bottom: pools are at most a few thousand live leases in practice.
-    for (let v = this.#first; v <= this.#last; v++) {
+    for (let v = this.first; v <= this.last; v++) {
       if (!this.#taken.has(v)) {
         this.#taken.add(v);
         return bigIntToAddress(v, this.network.family);
       }
-      if (v - this.#first > 1_000_000n) break;
+      if (v - this.first > 1_000_000n) break;
     }
     return undefined;
   }
@@ -63,6 +64,16 @@ export class AddressPool {
     if (v !== undefined) this.#taken.delete(v);
   }
 
+  /** Whether `address` is one of the pool's client addresses. */
+  isClientAddress(address: string): boolean {
+    return this.#valueIfInside(address) !== undefined;
+  }
+
+  /** How many client addresses the pool has. */
+  get clientCount(): bigint {
+    return this.last - this.first + 1n;
+  }
+
   get used(): number {
     return this.#taken.size;
   }
@@ -70,6 +81,6 @@ export class AddressPool {
   #valueIfInside(address: string): bigint | undefined {
     if (!contains(this.network, address)) return undefined;
     const v = addressToBigInt(address);
-    return v >= this.#first && v <= this.#last ? v : undefined;
+    return v >= this.first && v <= this.last ? v : undefined;
   }
 }

@@ -7,7 +7,8 @@ import { PosternError } from '../../errors.js';
 import type { Db } from '../store/index.js';
 import { iso } from '../store/time.js';
 import { AddressPool } from './address-pool.js';
-import { addressToBigInt, bigIntToAddress, parseNetwork } from './ip-math.js';
+import { addressToBigInt, bigIntToAddress } from './ip-math.js';
+import { LeaseCursor } from './lease-cursor.js';
 
 export interface LeasePools {
   ipv4: string;
@@ -107,12 +108,11 @@ export async function setStaticAddresses(
 
 export class LeaseStore {
   readonly #db: Db;
-  readonly #cidr: Record<Family, string>;
+  readonly #pools: Record<Family, LeaseCursor>;
 
   constructor(db: Db, pools: LeasePools) {
     this.#db = db;
-    this.#cidr = { 4: pools.ipv4, 6: pools.ipv6 };
-    for (const f of FAMILIES) parseNetwork(this.#cidr[f]);
+    this.#pools = { 4: new LeaseCursor(pools.ipv4), 6: new LeaseCursor(pools.ipv6) };
   }
 
   /** At gateway start no session is alive: every lease goes idle (and stays its user's). */
@@ -126,12 +126,15 @@ export class LeaseStore {
 
   /** An address of each family for a session of `user`; a family is absent when exhausted. */
   async acquire(user: string, session: string, now: Date): Promise<LeasedAddresses> {
-    const out: LeasedAddresses = {};
-    for (const family of FAMILIES) {
-      const address = await this.#acquireOne(family, user, session, now);
-      if (address !== undefined) out[family === 4 ? 'v4' : 'v6'] = address;
-    }
-    return out;
+    // One transaction for both families: one commit per hand-out.
+    return this.#db.transaction().execute(async (tx) => {
+      const out: LeasedAddresses = {};
+      for (const family of FAMILIES) {
+        const address = await this.#acquireOne(tx, family, user, session, now);
+        if (address !== undefined) out[family === 4 ? 'v4' : 'v6'] = address;
+      }
+      return out;
+    });
   }
 
   /** The session ended: its addresses go idle, still remembered as its user's. */
@@ -158,70 +161,109 @@ export class LeaseStore {
     }));
   }
 
-  #acquireOne(
+  async #acquireOne(
+    tx: Db,
     family: Family,
     user: string,
     session: string,
     now: Date,
   ): Promise<string | undefined> {
-    const cidr = this.#cidr[family];
     const staticColumn = family === 4 ? 'static_ipv4' : 'static_ipv6';
-    return this.#db.transaction().execute(async (tx) => {
-      const rows = await tx
+    const pool = this.#pools[family];
+    // Every step is an indexed lookup: the cost of a hand-out must not grow with the leases
+    // already held (10,000 sessions is a normal day).
+    const claim = async (address: string, exists: boolean): Promise<string> => {
+      const values = { user_name: user, session_id: session, updated_at: iso(now) };
+      if (exists) {
+        await tx.updateTable('leases').set(values).where('address', '=', address).execute();
+      } else {
+        await tx
+          .insertInto('leases')
+          .values({ address, family, ...values })
+          .execute();
+      }
+      return address;
+    };
+    const leaseOf = (address: string) =>
+      tx
         .selectFrom('leases')
-        .selectAll()
-        .where('family', '=', family)
-        .orderBy('updated_at', 'desc')
-        .execute();
-      const statics = await tx
+        .select('session_id')
+        .where('address', '=', address)
+        .executeTakeFirst();
+    const someonesStatic = async (address: string): Promise<boolean> =>
+      (await tx
         .selectFrom('users')
-        .select(['name', staticColumn])
-        .where(staticColumn, 'is not', null)
-        .execute();
-      const staticOwner = new Map<string, string>();
-      for (const s of statics) {
-        const a = s[staticColumn];
-        if (a) staticOwner.set(canonicalAddress(a), s.name);
-      }
-      const byAddress = new Map(rows.map((r) => [r.address, r]));
-      const claim = async (address: string): Promise<string> => {
-        const values = { user_name: user, session_id: session, updated_at: iso(now) };
-        if (byAddress.has(address)) {
-          await tx.updateTable('leases').set(values).where('address', '=', address).execute();
-        } else {
-          await tx
-            .insertInto('leases')
-            .values({ address, family, ...values })
-            .execute();
-        }
-        return address;
-      };
+        .select('name')
+        .where(staticColumn, '=', address)
+        .executeTakeFirst()) !== undefined;
 
-      // A static address: the user's own, whenever no live session holds it.
-      const mine = [...staticOwner].find(([, name]) => name === user)?.[0];
-      if (mine !== undefined && new AddressPool(cidr).take(mine)) {
-        const held = byAddress.get(mine);
-        if (!held?.session_id) return claim(mine);
+    // A static address: the user's own, whenever no live session holds it.
+    const me = await tx
+      .selectFrom('users')
+      .select(staticColumn)
+      .where('name', '=', user)
+      .executeTakeFirst();
+    const mine = me?.[staticColumn] ? canonicalAddress(me[staticColumn]) : undefined;
+    if (mine !== undefined && pool.contains(mine)) {
+      const held = await leaseOf(mine);
+      if (!held?.session_id) return claim(mine, held !== undefined);
+    }
+    // The user's idle lease, most recently used first, unless it became someone's static one.
+    const idle = await tx
+      .selectFrom('leases')
+      .select('address')
+      .where('family', '=', family)
+      .where('user_name', '=', user)
+      .where('session_id', 'is', null)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('users')
+              .select('users.name')
+              .whereRef(`users.${staticColumn}`, '=', 'leases.address'),
+          ),
+        ),
+      )
+      .orderBy('updated_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (idle) return claim(idle.address, true);
+    // A fresh address nobody leases and nobody has as static address, from the cursor up.
+    const leased = await tx
+      .selectFrom('leases')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('family', '=', family)
+      .executeTakeFirstOrThrow();
+    if (Number(leased.n) < pool.size) {
+      for (const candidate of pool.candidates()) {
+        if ((await leaseOf(candidate)) !== undefined || (await someonesStatic(candidate))) {
+          continue;
+        }
+        pool.advancePast(candidate);
+        return claim(candidate, false);
       }
-      // The user's idle lease, most recently used first.
-      const idle = rows.find(
-        (r) => r.user_name === user && !r.session_id && !staticOwner.has(r.address),
-      );
-      if (idle) return claim(idle.address);
-      // The lowest address nobody leases and nobody has as static address.
-      const pool = new AddressPool(cidr);
-      for (const r of rows) pool.take(r.address);
-      for (const a of staticOwner.keys()) pool.take(a);
-      const fresh = pool.allocate();
-      if (fresh !== undefined) return claim(fresh);
-      // The pool is short: take back the idle lease unused the longest.
-      const oldest = rows
-        .filter((r) => !r.session_id && !staticOwner.has(r.address))
-        .sort((a, b) =>
-          a.updated_at < b.updated_at ? -1 : a.updated_at > b.updated_at ? 1 : 0,
-        )[0];
-      if (oldest) return claim(oldest.address);
-      return undefined;
-    });
+    }
+    // The pool is short: take back the idle lease unused the longest.
+    const oldest = await tx
+      .selectFrom('leases')
+      .select('address')
+      .where('family', '=', family)
+      .where('session_id', 'is', null)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('users')
+              .select('users.name')
+              .whereRef(`users.${staticColumn}`, '=', 'leases.address'),
+          ),
+        ),
+      )
+      .orderBy('updated_at', 'asc')
+      .limit(1)
+      .executeTakeFirst();
+    if (oldest) return claim(oldest.address, true);
+    return undefined;
   }
 }
