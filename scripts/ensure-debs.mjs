@@ -20,6 +20,8 @@ export const DEBIAN_PACKAGES = [
   'strongswan-swanctl',
   'libcharon-extra-plugins',
   'libstrongswan-standard-plugins',
+  'ocserv',
+  'openconnect',
 ];
 
 function installed(pkg) {

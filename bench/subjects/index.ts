@@ -1,6 +1,7 @@
 // Every subject, in the order the table lists them. The first OpenVPN one is the reference.
 import type { Subject } from '../lib/types.js';
 import { openvpnTcp, openvpnTcpChacha } from './openvpn-tcp.js';
+import { ocserv } from './ocserv.js';
 import { openvpnUdp, openvpnUdpChacha } from './openvpn-udp.js';
 import { posternConnectUdp } from './postern-connect-udp.js';
 import { posternOpenvpnTcp } from './postern-openvpn-tcp.js';
@@ -21,6 +22,7 @@ export const SUBJECTS: readonly Subject[] = [
   posternConnectUdp,
   wireguardGo,
   strongswan,
+  ocserv,
 ];
 
 /** Ratios are taken against these two. */
