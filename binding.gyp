@@ -20,6 +20,7 @@
         'native/ovpn_tun.c',
         'native/ovpn_tx.c',
         'native/tun.c',
+        'native/tls_engine.c',
         'native/tun_reader.c',
       ],
       'defines': ['NAPI_VERSION=8'],

@@ -7,6 +7,7 @@
 #include <node_api.h>
 
 #include "ovpn_dp.h"
+#include "tls_engine.h"
 #include "tun.h"
 
 NAPI_MODULE_INIT() {
@@ -14,5 +15,6 @@ NAPI_MODULE_INIT() {
   if (tun_reader_register(env, exports) != napi_ok) return NULL;
   if (ovpn_dp_register(env, exports) != napi_ok) return NULL;
   if (ovpn_hooks_register(env, exports) != napi_ok) return NULL;
+  if (tls_engine_register(env, exports) != napi_ok) return NULL;
   return exports;
 }

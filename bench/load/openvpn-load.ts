@@ -7,7 +7,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { parseStaticKey } from '../../src/crypto/static-key.js';
 import { parseClientKeyFile } from '../../src/crypto/tls-crypt-v2.js';
 import { OpenvpnDataEncryptor } from '../../src/dataplane/reference/openvpn-data.js';
-import { clientTlsEngineFactory } from '../../src/io/tls/tls-engine.js';
+import { clientTlsEngine } from '../../src/io/tls/engine-choice.js';
+import type { TlsEngineFactory } from '../../src/proto/openvpn/session/tls-engine.js';
 import {
   ClientSession,
   type ClientControlWrap,
@@ -76,7 +77,7 @@ class LoadSession {
   constructor(
     target: LoadTarget,
     wrap: ClientControlWrap,
-    createTls: ReturnType<typeof clientTlsEngineFactory>,
+    createTls: TlsEngineFactory,
     pingIntervalSec: number,
     done: (error: string | undefined) => void,
   ) {
@@ -181,7 +182,8 @@ export function openSessions(
   onProgress: (configured: number, failed: number) => void = () => {},
 ): Promise<LoadRun> {
   const wrap = controlWrap(target);
-  const createTls = clientTlsEngineFactory({
+  // The native engine when built: the generator shares the cores with the server it measures.
+  const { factory: createTls } = clientTlsEngine({
     ca: target.ca,
     cert: target.cert,
     key: target.key,

@@ -1,6 +1,7 @@
 // Postern at both ends: the gateway as in postern-openvpn-udp (native fast path), and
 // `postern connect` in laptop with the exported Postern profile kept to its UDP remote. The
-// client runs Postern's TypeScript data path.
+// client runs the native data path too (native/ovpn_dp.c with TUN offload; its default for UDP);
+// verify() checks that its "connected" line says so.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { POSTERN_BIN, startPosternGateway } from '../lib/postern-gateway.js';
 import { spawnWatched } from '../lib/process.js';
@@ -13,6 +14,7 @@ const CONNECTED_TIMEOUT_MS = 15_000;
 interface ConnectedLine {
   event?: string;
   cipher?: string;
+  dataplane?: string;
 }
 
 export const posternConnectUdp: Subject = {
@@ -39,6 +41,9 @@ export const posternConnectUdp: Subject = {
               const connected = JSON.parse(line) as ConnectedLine;
               if (connected.cipher !== CIPHER) {
                 throw new Error(`postern connect negotiated ${connected.cipher}, not ${CIPHER}`);
+              }
+              if (connected.dataplane !== 'native') {
+                throw new Error(`postern connect runs the ${connected.dataplane} data path`);
               }
             },
             stop: () => client.stop(),

@@ -1,16 +1,25 @@
 // Composition root of `postern connect`: a Postern profile in, a working tunnel out. Tries the
 // profile's remotes in order, reconnects with backoff, sets up the TUN device with the pushed
 // addresses and routes, and stops with a non-zero exit when the server refuses us.
+//
+// Data path: over UDP, the native fast path (native-link.ts) unless the addon lacks it, the
+// caller asks for the reference path, or the server pushes no peer-id (DATA_V1 only); over TCP
+// (and through HTTP proxies), the TypeScript reference path. The TUN device is opened for one
+// path and reopened if a later remote needs the other.
 import { randomBytes } from 'node:crypto';
 import { parseStaticKey } from '../crypto/static-key.js';
 import { parseClientKeyFile } from '../crypto/tls-crypt-v2.js';
 import { PosternError } from '../errors.js';
 import { loadPosternProfile, type PosternProfile } from '../control/profile/postern-profile.js';
-import { ReferenceOpenvpnDataPlane } from '../dataplane/reference/openvpn-peers.js';
+import { supportsNative } from '../dataplane/native/native-binding.js';
+import {
+  ReferenceOpenvpnDataPlane,
+  type PeerCounters,
+} from '../dataplane/reference/openvpn-peers.js';
 import { createLogger, type Logger } from '../io/log.js';
 import { applyInterfaceDns } from '../io/dns-config.js';
 import { openTun, type LinuxTun } from '../io/tun/linux-tun.js';
-import { clientTlsEngineFactory } from '../io/tls/tls-engine.js';
+import { clientTlsEngine } from '../io/tls/engine-choice.js';
 import {
   ClientSession,
   type ClientControlWrap,
@@ -19,6 +28,9 @@ import {
 import type { PushedConfig } from '../proto/openvpn/push-reply.js';
 import { Opcode, OPCODE_SHIFT } from '../wire/openvpn/constants.js';
 import { openLink, type Link } from './link.js';
+import { NativeClientTun, openNativeLink, type NativeLink } from './native-link.js';
+
+export type ClientDataplane = 'native' | 'reference';
 
 export interface ConnectOptions {
   profilePath: string;
@@ -27,6 +39,8 @@ export interface ConnectOptions {
   password?: string;
   /** For profiles with one-time codes; else $POSTERN_OTP. */
   otp?: string;
+  /** UDP remotes: 'native' (default, when the addon supports it) or 'reference'. */
+  dataplane?: ClientDataplane;
 }
 
 const BACKOFF_FIRST_MS = 1000;
@@ -35,10 +49,22 @@ const KEEPALIVE_TICK_MS = 1000;
 const GOODBYE_WAIT_MS = 2000;
 // Certificate verdicts, theirs about us (TLS alerts) or ours about them: retrying cannot help.
 const CERTIFICATE_ALERT =
-  /certificate (revoked|expired|unknown)|bad certificate|unknown ca|alert number 4[2-8]|TLS_SERVER_NAME_MISMATCH|TLS_SERVER_NOT_SERVER_CERT|UNABLE_TO_VERIFY|SELF_SIGNED|CERT_HAS_EXPIRED/i;
+  /certificate[ _](revoked|expired|unknown)|bad[ _]certificate|unknown[ _]ca|alert number 4[2-8]|TLS_SERVER_NAME_MISMATCH|TLS_SERVER_NOT_SERVER_CERT|UNABLE_TO_VERIFY|SELF_SIGNED|CERT_HAS_EXPIRED/i;
+
+/** What the tunnel carried during one session (inner bytes and packets, pings excluded). */
+type Traffic = Pick<PeerCounters, 'bytesIn' | 'bytesOut' | 'packetsIn' | 'packetsOut'>;
 
 type AttemptEnd =
-  { kind: 'refused'; reason: string } | { kind: 'closed'; reason: string } | { kind: 'stopped' };
+  | { kind: 'refused'; reason: string }
+  | { kind: 'closed'; reason: string; traffic?: Traffic }
+  | { kind: 'stopped'; traffic?: Traffic };
+
+interface TunSettings {
+  address4: string | null;
+  address6: string | null;
+  routes: string[];
+  dns: string[];
+}
 
 function controlWrap(p: PosternProfile): ClientControlWrap {
   if (p.tlsCrypt.version === 'v2') {
@@ -59,6 +85,12 @@ function controlWrap(p: PosternProfile): ClientControlWrap {
   return { kind: 'tls-crypt', key: k.key };
 }
 
+function trafficOf(c: PeerCounters | undefined): Traffic | undefined {
+  return c
+    ? { bytesIn: c.bytesIn, bytesOut: c.bytesOut, packetsIn: c.packetsIn, packetsOut: c.packetsOut }
+    : undefined;
+}
+
 function prefixOf(netmask: string): number {
   return netmask
     .split('.')
@@ -71,6 +103,10 @@ export class Connector {
   readonly #profile: PosternProfile;
   #tun: LinuxTun | undefined;
   #dp: ReferenceOpenvpnDataPlane | undefined;
+  #nativeTun: NativeClientTun | undefined;
+  #nativeTunConfigured = false;
+  /** Why UDP runs on the reference path, once decided ('' while native may be used). */
+  #nativeOff = '';
   #stopping = false;
   #stopCurrent: (() => void) | undefined;
 
@@ -86,18 +122,22 @@ export class Connector {
     for (let attempt = 0; !this.#stopping; attempt++) {
       const remote = this.#profile.remotes[attempt % this.#profile.remotes.length];
       if (!remote) throw new PosternError('PROFILE_INVALID', 'the profile names no remote');
-      const end = await this.#attempt(remote).catch((e: unknown) => ({
-        kind: 'closed' as const,
+      const end = await this.#attempt(remote).catch((e: unknown): AttemptEnd => ({
+        kind: 'closed',
         reason: (e as Error).message,
       }));
-      if (end.kind === 'stopped' || this.#stopping) break;
+      if (end.kind === 'stopped' || this.#stopping) {
+        if (end.kind !== 'refused' && end.traffic)
+          this.#log.info({ event: 'stopped', ...end.traffic }, 'tunnel closed');
+        break;
+      }
       if (end.kind === 'refused') {
         this.#log.error({ event: 'refused', reason: end.reason }, 'the server refused us');
         await this.#cleanup();
         return 1;
       }
       this.#log.warn(
-        { event: 'disconnected', reason: end.reason, retryInMs: backoff },
+        { event: 'disconnected', reason: end.reason, retryInMs: backoff, ...end.traffic },
         'link lost; reconnecting',
       );
       await new Promise((r) => setTimeout(r, backoff));
@@ -114,8 +154,38 @@ export class Connector {
   }
 
   async #cleanup(): Promise<void> {
-    await this.#tun?.close();
+    await this.#closeReferenceTun();
+    await this.#closeNativeTun();
+  }
+
+  async #closeReferenceTun(): Promise<void> {
+    const tun = this.#tun;
     this.#tun = undefined;
+    this.#dp = undefined;
+    await tun?.close();
+  }
+
+  async #closeNativeTun(): Promise<void> {
+    const tun = this.#nativeTun;
+    this.#nativeTun = undefined;
+    this.#nativeTunConfigured = false;
+    await tun?.close();
+  }
+
+  /** Which data path carries a session to `remote`. */
+  #dataplaneFor(remote: PosternProfile['remotes'][number]): ClientDataplane {
+    if (remote.proto !== 'udp') return 'reference';
+    if ((this.#o.dataplane ?? 'native') === 'reference') return 'reference';
+    if (this.#nativeOff === '') {
+      const support = supportsNative();
+      if (support.ok) return 'native';
+      this.#nativeOff = support.reason;
+      this.#log.warn(
+        { event: 'dataplane', dataplane: 'reference', reason: support.reason },
+        'the native data path is unavailable; using the TypeScript one',
+      );
+    }
+    return 'reference';
   }
 
   #credentials(): { username?: string; password?: string } {
@@ -128,19 +198,32 @@ export class Connector {
     return { username: this.#profile.user, password: `SCRV1:${b64(password)}:${b64(otp)}` };
   }
 
-  #attempt(remote: PosternProfile['remotes'][number]): Promise<AttemptEnd> {
-    return new Promise((resolve, reject) => {
-      openLink(remote, remote.proto === 'tcp' ? this.#o.httpProxy : undefined).then(
-        (link) => this.#runSession(link, resolve),
-        reject,
-      );
-    });
+  async #attempt(remote: PosternProfile['remotes'][number]): Promise<AttemptEnd> {
+    let link: Link;
+    let native: NativeLink | undefined;
+    if (this.#dataplaneFor(remote) === 'native') {
+      await this.#closeReferenceTun();
+      this.#nativeTun ??= NativeClientTun.open();
+      native = await openNativeLink(remote, this.#nativeTun);
+      link = native;
+    } else {
+      await this.#closeNativeTun();
+      link = await openLink(remote, remote.proto === 'tcp' ? this.#o.httpProxy : undefined);
+    }
+    return new Promise((resolve) => this.#runSession(link, native, resolve));
   }
 
-  #runSession(link: Link, resolve: (end: AttemptEnd) => void): void {
+  #runSession(
+    link: Link,
+    native: NativeLink | undefined,
+    resolve: (end: AttemptEnd) => void,
+  ): void {
     const p = this.#profile;
-    this.#log.info({ event: 'connecting', link: link.description }, 'connecting');
+    const dataplane: ClientDataplane = native ? 'native' : 'reference';
+    this.#log.info({ event: 'connecting', link: link.description, dataplane }, 'connecting');
     this.#dp?.removePeer(0); // the last session's keys die with it
+    const counters = (): PeerCounters | undefined =>
+      native ? native.counters() : this.#dp?.counters(0);
     let refused: string | undefined;
     let connected = false;
     let pushed: PushedConfig | undefined;
@@ -149,13 +232,13 @@ export class Connector {
     let timer: NodeJS.Timeout | undefined;
     const core: ClientSession = new ClientSession({
       wrap: controlWrap(p),
-      createTls: clientTlsEngineFactory({
+      createTls: clientTlsEngine({
         ca: p.ca,
         cert: p.cert,
         key: p.key,
         minVersion: p.tlsMin === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
         serverCommonName: p.verifyName,
-      }),
+      }).factory,
       random: (n) => new Uint8Array(randomBytes(n)),
       now: Date.now(),
       dataCiphers: p.dataCiphers,
@@ -176,8 +259,9 @@ export class Connector {
       clearTimeout(timer);
       clearInterval(keepalive);
       this.#stopCurrent = undefined;
+      const traffic = connected ? trafficOf(counters()) : undefined;
       void link.close();
-      resolve(end);
+      resolve(end.kind === 'refused' || !traffic ? end : { ...end, traffic });
     };
     const run = (outputs: ClientOutput[]): void => {
       for (const out of outputs) {
@@ -188,12 +272,32 @@ export class Connector {
           case 'configured':
             pushed = out.pushed;
             break;
-          case 'established':
-            void this.#bringUp(link, pushed, out.peerId).then(
-              (addresses) => {
+          case 'established': {
+            if (native && out.peerId === undefined) {
+              // DATA_V1 only: the native path takes DATA_V2; the next attempt runs in TypeScript.
+              this.#nativeOff = 'the server pushed no peer-id';
+              this.#log.warn(
+                { event: 'dataplane', dataplane: 'reference', reason: this.#nativeOff },
+                'reconnecting on the TypeScript data path',
+              );
+              return finish({ kind: 'closed', reason: this.#nativeOff });
+            }
+            const up =
+              native && out.peerId !== undefined
+                ? this.#bringUpNative(native, pushed, out.peerId)
+                : this.#bringUp(link, pushed, out.peerId);
+            void up.then(
+              (settings) => {
                 connected = true;
                 this.#log.info(
-                  { event: 'connected', link: link.description, cipher: out.cipher, ...addresses },
+                  {
+                    event: 'connected',
+                    link: link.description,
+                    cipher: out.cipher,
+                    dataplane,
+                    ...(native ? { offload: this.#nativeTun?.offload ?? false } : {}),
+                    ...settings,
+                  },
                   'tunnel up',
                 );
               },
@@ -203,15 +307,20 @@ export class Connector {
                   'cannot set up the TUN device',
                 );
                 finish({ kind: 'closed', reason: (e as Error).message });
+                // A device half configured: the next attempt starts from a fresh one (after
+                // finish, so no data plane thread still uses its fd).
+                if (native && !this.#nativeTunConfigured) void this.#closeNativeTun();
               },
             );
             break;
+          }
           case 'keys':
             this.#pendingKeys.push(out);
-            this.#installKeys();
+            this.#installKeys(native);
             break;
           case 'retireKey':
-            this.#dp?.retireKey(0, out.keyId);
+            if (native) native.retireKey(out.keyId);
+            else this.#dp?.retireKey(0, out.keyId);
             break;
           case 'refused':
             refused = out.reason ?? 'AUTH_FAILED';
@@ -240,20 +349,26 @@ export class Connector {
     link.onPacket((bytes) => {
       if (finished) return;
       const op = (bytes[0] ?? 0) >> OPCODE_SHIFT;
-      if (op === Opcode.DATA_V2 || op === Opcode.DATA_V1) this.#dp?.fromNetwork(0, bytes);
-      else run(core.receive(bytes, Date.now()));
+      // Data packets reach JS on the native path only when no key or peer matches: dropped.
+      if (op === Opcode.DATA_V2 || op === Opcode.DATA_V1) {
+        if (!native) this.#dp?.fromNetwork(0, bytes);
+      } else run(core.receive(bytes, Date.now()));
     });
-    link.onClose((why) =>
-      finish({ kind: 'closed', reason: connected ? 'connected-then-lost' : why }),
-    );
+    link.onClose((why) => {
+      finish({ kind: 'closed', reason: connected ? 'connected-then-lost' : why });
+      // Natively, a worker thread stopped (its data plane is closed now): the TUN device may be
+      // gone, so the next attempt opens a fresh one.
+      if (native) void this.#closeNativeTun();
+    });
     const keepalive = setInterval(() => {
-      const c = this.#dp?.counters(0);
+      const c = counters();
       if (!connected || !pushed || !c) return;
       const now = Date.now();
       if (pushed.pingRestart && now - c.lastRxMs > pushed.pingRestart * 1000) {
         run(core.close('ping-restart', now, `no packet for ${pushed.pingRestart}s`));
       } else if (pushed.ping && now - c.lastTxMs >= pushed.ping * 1000) {
-        this.#dp?.sendPing(0);
+        if (native) native.sendPing();
+        else this.#dp?.sendPing(0);
       }
     }, KEEPALIVE_TICK_MS);
     this.#stopCurrent = () => {
@@ -266,9 +381,44 @@ export class Connector {
 
   #pendingKeys: Extract<ClientOutput, { kind: 'keys' }>[] = [];
 
-  #installKeys(): void {
+  #installKeys(native?: NativeLink): void {
+    if (native) {
+      if (!native.attached) return;
+      for (const k of this.#pendingKeys.splice(0)) native.installKey(k.keyId, k.keys);
+      return;
+    }
     if (!this.#dp || !this.#dp.hasPeer(0)) return;
     for (const k of this.#pendingKeys.splice(0)) this.#dp.installKey(0, k.keyId, k.keys);
+  }
+
+  /** The server as the native link's one peer; the first time, the TUN device configured. */
+  async #bringUpNative(
+    native: NativeLink,
+    pushed: PushedConfig | undefined,
+    peerId: number,
+  ): Promise<TunSettings> {
+    native.attachServer(peerId);
+    this.#installKeys(native);
+    const settings = tunSettings(pushed);
+    const tun = this.#nativeTun;
+    if (tun && !this.#nativeTunConfigured) {
+      await tun.configure(
+        [settings.address4, settings.address6].filter((a): a is string => a !== null),
+        settings.routes,
+      );
+      this.#nativeTunConfigured = true;
+      await this.#applyDns(tun.name, pushed);
+    }
+    return settings;
+  }
+
+  async #applyDns(tunName: string, pushed: PushedConfig | undefined): Promise<void> {
+    const servers = pushed?.dns ?? [];
+    const dns = await applyInterfaceDns(tunName, servers, pushed?.redirectGateway !== undefined);
+    this.#log.info(
+      { event: 'dns', servers, ...dns },
+      dns.applied ? 'DNS servers set for the tunnel' : 'DNS servers not applied',
+    );
   }
 
   /** First time: the TUN device with the pushed addresses and routes. Later: the new link. */
@@ -276,23 +426,9 @@ export class Connector {
     link: Link,
     pushed: PushedConfig | undefined,
     peerId: number | undefined,
-  ): Promise<{
-    address4: string | null;
-    address6: string | null;
-    routes: string[];
-    dns: string[];
-  }> {
-    const address4 = pushed?.ifconfig
-      ? `${pushed.ifconfig.local}/${prefixOf(pushed.ifconfig.netmask)}`
-      : null;
-    const address6 = pushed?.ifconfigIpv6
-      ? `${pushed.ifconfigIpv6.address}/${pushed.ifconfigIpv6.prefixLength}`
-      : null;
-    const routes = [
-      ...(pushed?.routes ?? []).map((r) => `${r.network}/${prefixOf(r.netmask)}`),
-      ...(pushed?.routesIpv6 ?? []).map((r) => r.network),
-      ...(pushed?.redirectGateway ? ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1'] : []),
-    ];
+  ): Promise<TunSettings> {
+    const settings = tunSettings(pushed);
+    const { address4, address6, routes } = settings;
     if (!this.#tun) {
       this.#tun = await openTun({
         addresses: [address4, address6].filter((a): a is string => a !== null),
@@ -301,19 +437,26 @@ export class Connector {
       this.#dp = new ReferenceOpenvpnDataPlane(this.#tun, Date.now);
       const dp = this.#dp;
       this.#tun.onPackets((packets) => dp.fromTun(packets));
-      const servers = pushed?.dns ?? [];
-      const dns = await applyInterfaceDns(
-        this.#tun.name,
-        servers,
-        pushed?.redirectGateway !== undefined,
-      );
-      this.#log.info(
-        { event: 'dns', servers, ...dns },
-        dns.applied ? 'DNS servers set for the tunnel' : 'DNS servers not applied',
-      );
+      await this.#applyDns(this.#tun.name, pushed);
     }
     this.#dp?.addPeer(0, { transport: link, addresses: [], sendPeerId: peerId, upstream: true });
     this.#installKeys();
-    return { address4, address6, routes, dns: pushed?.dns ?? [] };
+    return settings;
   }
+}
+
+/** The TUN device's addresses and routes from what the server pushed. */
+function tunSettings(pushed: PushedConfig | undefined): TunSettings {
+  const address4 = pushed?.ifconfig
+    ? `${pushed.ifconfig.local}/${prefixOf(pushed.ifconfig.netmask)}`
+    : null;
+  const address6 = pushed?.ifconfigIpv6
+    ? `${pushed.ifconfigIpv6.address}/${pushed.ifconfigIpv6.prefixLength}`
+    : null;
+  const routes = [
+    ...(pushed?.routes ?? []).map((r) => `${r.network}/${prefixOf(r.netmask)}`),
+    ...(pushed?.routesIpv6 ?? []).map((r) => r.network),
+    ...(pushed?.redirectGateway ? ['0.0.0.0/1', '128.0.0.0/1', '::/1', '8000::/1'] : []),
+  ];
+  return { address4, address6, routes, dns: pushed?.dns ?? [] };
 }

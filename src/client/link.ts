@@ -22,11 +22,16 @@ export interface Remote {
   port: number;
 }
 
+/** The remote's IP address: itself when it is one, else the first the resolver gives. */
+export async function resolveRemote(remote: Remote): Promise<string> {
+  return isIP(remote.host) ? remote.host : (await lookup(remote.host)).address;
+}
+
 export async function openLink(
   remote: Remote,
   httpProxy?: { host: string; port: number },
 ): Promise<Link> {
-  const address = isIP(remote.host) ? remote.host : (await lookup(remote.host)).address;
+  const address = await resolveRemote(remote);
   const description = `${remote.proto}:${address}:${remote.port}${httpProxy ? ` via http-proxy ${httpProxy.host}:${httpProxy.port}` : ''}`;
   if (remote.proto === 'udp') {
     const ep = await UdpEndpoint.bind(isIP(address) === 6 ? '::' : '0.0.0.0', 0);

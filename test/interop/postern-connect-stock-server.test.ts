@@ -54,6 +54,7 @@ interface StockServer {
 interface ConnectedLine {
   cipher: string;
   link: string;
+  dataplane: string;
   address4: string | null;
   address6: string | null;
   routes: string[];
@@ -184,6 +185,8 @@ describe('postern connect -> stock openvpn --server', { skip }, () => {
         await client.log.waitFor(/"event":"connected"/, CONNECT_MS),
       ) as ConnectedLine;
       assert.equal(connected.link, `${proto}:${lab.addr.gw.outside.v4}:${PORT}`);
+      // UDP runs on the native data path (DATA_V2 with the peer id openvpn pushed), TCP in TS.
+      assert.equal(connected.dataplane, proto === 'udp' ? 'native' : 'reference');
       assert.match(connected.address4 ?? '', /^100\.64\.0\.\d+\/24$/);
       assert.match(connected.address6 ?? '', /^fd00:65::[0-9a-f:]+\/64$/);
       assert.ok(connected.routes.includes(lab.addr.net.office.v4), connected.routes.join(','));

@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
-import { Connector } from '../../client/connect.js';
+import { Option, type Command } from 'commander';
+import { Connector, type ClientDataplane } from '../../client/connect.js';
 import { parseHostPort } from '../../io/net/host-port.js';
 import { UsageError } from '../context.js';
 
@@ -25,10 +25,24 @@ export function registerConnect(program: Command): void {
     .option('--http-proxy <HOST:PORT>', 'reach TCP remotes through this HTTP proxy')
     .option('--password-stdin', 'read the password from standard input')
     .option('--otp <CODE>', 'the current one-time code, for TOTP users')
+    .addOption(
+      new Option('--dataplane <PATH>', 'data path for UDP remotes (TCP always uses reference)')
+        .choices(['native', 'reference'])
+        .default('native'),
+    )
     .action(
-      async (profile: string, o: { httpProxy?: string; passwordStdin?: boolean; otp?: string }) => {
+      async (
+        profile: string,
+        o: {
+          httpProxy?: string;
+          passwordStdin?: boolean;
+          otp?: string;
+          dataplane: ClientDataplane;
+        },
+      ) => {
         const connector = new Connector({
           profilePath: profile,
+          dataplane: o.dataplane,
           ...(o.httpProxy ? { httpProxy: hostPort(o.httpProxy) } : {}),
           ...(o.passwordStdin ? { password: await readStdin() } : {}),
           ...(o.otp ? { otp: o.otp } : {}),

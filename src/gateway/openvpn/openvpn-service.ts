@@ -25,7 +25,7 @@ import { TcpPacketStream } from '../../io/net/tcp-packets.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
 import type { NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import type { Logger } from '../../io/log.js';
-import { serverTlsEngineFactory } from '../../io/tls/tls-engine.js';
+import { gatewayTlsEngine, type TlsEngineKind } from '../../io/tls/engine-choice.js';
 import {
   handleFirstContact,
   type FirstContactConfig,
@@ -80,6 +80,7 @@ export class OpenvpnService {
   #tokenSecret: Uint8Array | undefined;
   #wrap!: ServerControlWrap;
   #tls!: TlsEngineFactory;
+  #tlsKind: TlsEngineKind | undefined;
   #nextPeerId = 0;
   #sweep: NodeJS.Timeout | undefined;
   #interim: NodeJS.Timeout | undefined;
@@ -174,22 +175,27 @@ export class OpenvpnService {
     return bound;
   }
 
-  /** Re-reads the server certificate, CA, CRL and control-channel key (after a revocation). */
   /** postern.yaml was reloaded: live sessions follow their groups' new allow rules now. */
   configChanged(): void {
     this.#policies.refresh();
   }
 
+  /** Re-reads the server certificate, CA, CRL and control-channel key (after a revocation). */
   async refreshCredentials(): Promise<void> {
     const dir = this.#gw.dir;
     const server = await loadServer(dir);
-    this.#tls = serverTlsEngineFactory({
+    const tls = gatewayTlsEngine({
       cert: server.certPem,
       key: server.keyPem,
       ca: await readCaCertPem(dir),
       crl: await readCrlPem(dir),
       minVersion: this.config.crypto['min-tls'] === '1.3' ? 'TLSv1.3' : 'TLSv1.2',
     });
+    if (tls.fallbackReason !== undefined && this.#tlsKind !== tls.kind) {
+      this.#log.warn({ event: 'tls.engine', engine: tls.kind, reason: tls.fallbackReason });
+    }
+    this.#tls = tls.factory;
+    this.#tlsKind = tls.kind;
     this.#wrap =
       this.config.openvpn['tls-crypt'] === 'v2'
         ? { kind: 'tls-crypt-v2', serverKey: await readTlsCryptV2ServerKey(dir) }

@@ -142,7 +142,8 @@ function handshakeInfo(socket: TLSSocket): TlsHandshakeInfo {
   };
 }
 
-function normalizeSerialHex(serial: string | undefined): string | undefined {
+/** A certificate serial as hex: lowercase, no separators, no leading zero octets. */
+export function normalizeSerialHex(serial: string | undefined): string | undefined {
   if (serial === undefined) return undefined;
   let hex = serial
     .toLowerCase()

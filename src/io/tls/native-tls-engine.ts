@@ -1,0 +1,355 @@
+// The TLS engine of the OpenVPN session cores on OpenSSL directly (native/tls_engine.c): one
+// SSL_CTX per factory, parsed once, and per key state one SSL over two memory BIOs. Everything
+// runs synchronously inside the engine's methods: ciphertext goes in, and the ciphertext,
+// plaintext, handshake-done and error events it causes come out through `emit`, in order,
+// before the method returns.
+//
+// Same configuration, same TLS policy and same verdicts as the Node engine (tls-engine.ts):
+// the server requests a client certificate, lets the handshake finish and reports the verdict
+// in handshake-done (peerVerifyError, with Node's names); the client refuses a server chain
+// that does not verify, then applies `remote-cert-tls server` and the optional name pin.
+import type { PeerCertificate } from 'node:tls';
+import { PosternError } from '../../errors.js';
+import type {
+  TlsEngine,
+  TlsEngineFactory,
+  TlsEvent,
+  TlsHandshakeInfo,
+} from '../../proto/openvpn/session/tls-engine.js';
+import { loadNative } from '../tun/native.js';
+import {
+  checkServerCertificate,
+  ECDH_CURVES,
+  normalizeSerialHex,
+  TLS_CIPHERS,
+} from './tls-engine.js';
+import type { TlsClientConfig, TlsServerConfig, TlsVersion } from './tls-engine.js';
+
+/** Protocol version numbers (RFC 8446 4.2.1). */
+const TLS_VERSION_NUMBER: Record<TlsVersion, number> = {
+  'TLSv1.2': 0x0303,
+  'TLSv1.3': 0x0304,
+};
+
+/** TLS 1.3 suites are named TLS_*; OpenSSL configures them apart from the TLS 1.2 list. */
+const TLS13_SUITE_PREFIX = 'TLS_';
+
+/** What tlsDrive / tlsRead report (native/tls_engine.c `tls_step`). */
+const STEP_WANT_INPUT = 0;
+const STEP_HANDSHAKE_DONE = 1;
+/** -1: failed (tlsError says why). */
+const STEP_PEER_CLOSED = -2;
+
+/** Server side: the verdict when the client sent no certificate, or one without a name. */
+const NO_CLIENT_CERTIFICATE = 'no client certificate';
+
+declare const nativeHandle: unique symbol;
+/** An opaque native object (a type-tagged napi external). */
+type Handle<Kind extends string> = { readonly [nativeHandle]: Kind };
+type NativeTlsContext = Handle<'tls-context'>;
+type NativeTlsSession = Handle<'tls-session'>;
+
+interface NativeTlsContextOptions {
+  server: boolean;
+  cert: string | undefined;
+  key: string | undefined;
+  ca: string;
+  crl: string | undefined;
+  minVersion: number;
+  maxVersion: number;
+  cipherList: string;
+  cipherSuites: string;
+  groups: string;
+}
+
+/** The peer as native/tls_engine.c `tls_info` describes it. */
+interface NativeHandshakeInfo {
+  protocol: string;
+  cipher: string;
+  hasPeerCertificate: boolean;
+  /** Set when the peer's chain did not verify (Node's name for the X509 error). */
+  verifyError?: string;
+  commonName?: string;
+  /** BN_bn2hex of the serial. */
+  serialNumber?: string;
+  fingerprint256?: string;
+  /** Dotted OIDs; absent when the certificate has no extendedKeyUsage extension. */
+  extKeyUsage?: string[];
+}
+
+interface NativeTlsAddon {
+  tlsContextNew(options: NativeTlsContextOptions): NativeTlsContext;
+  tlsSessionNew(context: NativeTlsContext): NativeTlsSession;
+  tlsPut(session: NativeTlsSession, bytes: Uint8Array): boolean;
+  tlsDrive(session: NativeTlsSession): number;
+  tlsRead(session: NativeTlsSession): Buffer | number;
+  tlsWrite(session: NativeTlsSession, bytes: Uint8Array): boolean;
+  tlsTake(session: NativeTlsSession): Buffer | null;
+  tlsInfo(session: NativeTlsSession): NativeHandshakeInfo;
+  tlsError(session: NativeTlsSession): { code: string; message: string } | null;
+  tlsExport(session: NativeTlsSession, length: number, label: string): Buffer;
+  tlsFree(session: NativeTlsSession): void;
+}
+
+function tlsAddon(): NativeTlsAddon {
+  const addon = loadNative() as unknown as Partial<NativeTlsAddon>;
+  if (typeof addon.tlsContextNew !== 'function') {
+    throw new PosternError(
+      'NATIVE_ADDON_OUTDATED',
+      'the native addon has no TLS engine',
+      'rebuild it with `node scripts/build-native.mjs`',
+    );
+  }
+  return addon as NativeTlsAddon;
+}
+
+/** A view on the Buffer's bytes as a plain Uint8Array, as the Node engine hands them out. */
+function bytesOf(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function pem(value: string | readonly string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : value.join('\n');
+}
+
+interface ContextConfig {
+  cert?: string | undefined;
+  key?: string | undefined;
+  ca: string | readonly string[];
+  crl?: string | readonly string[] | undefined;
+  minVersion?: TlsVersion | undefined;
+  maxVersion?: TlsVersion | undefined;
+}
+
+function createContext(
+  addon: NativeTlsAddon,
+  server: boolean,
+  config: ContextConfig,
+): NativeTlsContext {
+  const suites = TLS_CIPHERS.split(':');
+  try {
+    return addon.tlsContextNew({
+      server,
+      cert: config.cert,
+      key: config.key,
+      ca: pem(config.ca) ?? '',
+      crl: pem(config.crl),
+      minVersion: TLS_VERSION_NUMBER[config.minVersion ?? 'TLSv1.2'],
+      maxVersion: TLS_VERSION_NUMBER[config.maxVersion ?? 'TLSv1.3'],
+      cipherList: suites.filter((s) => !s.startsWith(TLS13_SUITE_PREFIX)).join(':'),
+      cipherSuites: suites.filter((s) => s.startsWith(TLS13_SUITE_PREFIX)).join(':'),
+      groups: ECDH_CURVES,
+    });
+  } catch (e) {
+    throw new PosternError(
+      'TLS_BAD_CONFIG',
+      `cannot set up TLS: ${(e as Error).message}`,
+      'check the certificate, key, CA and CRL files',
+    );
+  }
+}
+
+/** The fields `checkServerCertificate` reads, in the shape Node's PeerCertificate has. */
+function asPeerCertificate(info: NativeHandshakeInfo): PeerCertificate {
+  return {
+    subject: info.commonName === undefined ? {} : { CN: info.commonName },
+    ext_key_usage: info.extKeyUsage,
+  } as unknown as PeerCertificate;
+}
+
+type Side =
+  | { kind: 'server' }
+  | {
+      kind: 'client';
+      config: Pick<TlsClientConfig, 'serverCommonName' | 'requireServerAuthUsage'>;
+    };
+
+/** One TLS session (one key state) on OpenSSL, driven synchronously. */
+class NativeTlsEngine implements TlsEngine {
+  /** Undefined once closed or failed: from then on nothing is emitted. */
+  private session: NativeTlsSession | undefined;
+  private established = false;
+  /** Plaintext handed over before the handshake finished, sent right after it. */
+  private pendingPlaintext: Uint8Array[] = [];
+  /** Guards against re-entry: `emit` may feed the peer, which may feed us back at once. */
+  private pumping = false;
+  private pumpAgain = false;
+
+  constructor(
+    private readonly addon: NativeTlsAddon,
+    context: NativeTlsContext,
+    private readonly side: Side,
+    private readonly emit: (event: TlsEvent) => void,
+  ) {
+    this.session = addon.tlsSessionNew(context);
+    // The client speaks first, but not before the factory has returned: whoever holds the
+    // engine must be able to feed it the server's answer, which may come back synchronously.
+    if (side.kind === 'client') queueMicrotask(() => this.pump());
+  }
+
+  receiveCiphertext(bytes: Uint8Array): void {
+    const session = this.session;
+    if (session === undefined || bytes.length === 0) return;
+    if (!this.addon.tlsPut(session, bytes)) {
+      this.fail();
+      return;
+    }
+    this.pump();
+  }
+
+  sendPlaintext(bytes: Uint8Array): void {
+    const session = this.session;
+    if (session === undefined || bytes.length === 0) return;
+    if (!this.established) {
+      this.pendingPlaintext.push(new Uint8Array(bytes));
+      return;
+    }
+    if (!this.addon.tlsWrite(session, bytes)) {
+      this.flushCiphertext();
+      this.fail();
+      return;
+    }
+    this.pump();
+  }
+
+  exportKeyingMaterial(length: number, label: string): Uint8Array {
+    const session = this.session;
+    if (session === undefined || !this.established) {
+      throw new PosternError('TLS_NOT_READY', 'keying material asked of an unfinished TLS session');
+    }
+    return bytesOf(this.addon.tlsExport(session, length, label));
+  }
+
+  close(): void {
+    const session = this.session;
+    if (session === undefined) return;
+    this.session = undefined;
+    this.pendingPlaintext = [];
+    this.addon.tlsFree(session);
+  }
+
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        this.step();
+      } while (this.pumpAgain && this.session !== undefined);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Advances the handshake, then reads every whole record queued; emits as it goes. */
+  private step(): void {
+    if (!this.established) {
+      const session = this.session;
+      if (session === undefined) return;
+      const step = this.addon.tlsDrive(session);
+      // Ciphertext first, even when failing: it carries the alert that tells the peer why.
+      this.flushCiphertext();
+      if (step === STEP_WANT_INPUT) return;
+      if (step !== STEP_HANDSHAKE_DONE) {
+        this.fail();
+        return;
+      }
+      if (this.session === undefined) return;
+      this.established = true;
+      this.handshakeDone(session);
+    }
+    for (;;) {
+      const session = this.session;
+      if (session === undefined) return;
+      const record = this.addon.tlsRead(session);
+      if (typeof record === 'number') {
+        this.flushCiphertext();
+        // A close_notify from the peer ends nothing on its own, as with the Node engine: the
+        // session core decides what a silent peer means.
+        if (record !== STEP_WANT_INPUT && record !== STEP_PEER_CLOSED) this.fail();
+        return;
+      }
+      this.deliver({ kind: 'plaintext', bytes: bytesOf(record) });
+    }
+  }
+
+  private handshakeDone(session: NativeTlsSession): void {
+    const raw = this.addon.tlsInfo(session);
+    const info: TlsHandshakeInfo = {
+      peerCommonName: raw.commonName,
+      peerSerial: normalizeSerialHex(raw.serialNumber),
+      peerFingerprint256: raw.fingerprint256,
+      protocol: raw.protocol,
+      cipher: raw.cipher,
+    };
+    if (this.side.kind === 'server') {
+      if (!raw.hasPeerCertificate) info.peerVerifyError = NO_CLIENT_CERTIFICATE;
+      else if (raw.verifyError !== undefined) info.peerVerifyError = raw.verifyError;
+      else if (raw.commonName === undefined) info.peerVerifyError = NO_CLIENT_CERTIFICATE;
+    } else {
+      const refused = checkServerCertificate(asPeerCertificate(raw), this.side.config);
+      if (refused !== undefined) {
+        const code = (refused as { code?: unknown }).code;
+        this.fail({
+          code: typeof code === 'string' ? code : 'TLS_ERROR',
+          message: refused.message,
+        });
+        return;
+      }
+    }
+    this.deliver({ kind: 'handshake-done', info });
+    const pending = this.pendingPlaintext;
+    this.pendingPlaintext = [];
+    for (const bytes of pending) this.sendPlaintext(bytes);
+  }
+
+  private flushCiphertext(): void {
+    for (;;) {
+      const session = this.session;
+      if (session === undefined) return;
+      const bytes = this.addon.tlsTake(session);
+      if (bytes === null) return;
+      this.deliver({ kind: 'ciphertext', bytes: bytesOf(bytes) });
+    }
+  }
+
+  private deliver(event: TlsEvent): void {
+    if (this.session !== undefined) this.emit(event);
+  }
+
+  /** Emits the error (OpenSSL's reason unless given one), frees the SSL, and goes quiet. */
+  private fail(why?: { code: string; message: string }): void {
+    const session = this.session;
+    if (session === undefined) return;
+    const reason = why ??
+      this.addon.tlsError(session) ?? { code: 'TLS_ERROR', message: 'the TLS session failed' };
+    this.close();
+    this.emit({ kind: 'error', code: reason.code, message: reason.message });
+  }
+}
+
+/** Engines for the gateway on OpenSSL directly: client certificates required and verified. */
+export function nativeServerTlsEngineFactory(config: TlsServerConfig): TlsEngineFactory {
+  const addon = tlsAddon();
+  const context = createContext(addon, true, config);
+  const side: Side = { kind: 'server' };
+  return (_keyId, emit) => new NativeTlsEngine(addon, context, side, emit);
+}
+
+/** Engines for `postern connect` on OpenSSL directly, sharing one context. */
+export function nativeClientTlsEngineFactory(config: TlsClientConfig): TlsEngineFactory {
+  const addon = tlsAddon();
+  const context = createContext(addon, false, config);
+  const side: Side = {
+    kind: 'client',
+    config: {
+      serverCommonName: config.serverCommonName,
+      requireServerAuthUsage: config.requireServerAuthUsage,
+    },
+  };
+  return (_keyId, emit) => new NativeTlsEngine(addon, context, side, emit);
+}

@@ -1,0 +1,486 @@
+// The OpenSSL TLS engine (native/tls_engine.c behind src/io/tls/native-tls-engine.ts) against
+// itself and against Node's TLS stack, an independent implementation: both directions, TLS 1.2
+// and 1.3, the same exported key block on both ends, each record delivered whole, certificate
+// verdicts under Node's names, the alert going out before the error, configuration errors at
+// set-up, garbage from the network, and no memory kept after close.
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
+import {
+  buildCrl,
+  createCa,
+  exportPrivateKeyPem,
+  generateKeyPair,
+  issueClientCert,
+  issueServerCert,
+} from '../../src/control/pki/index.js';
+import {
+  KeyUsageFlags,
+  KeyUsagesExtension,
+  webCrypto,
+  X509CertificateGenerator,
+} from '../../src/control/pki/x509.js';
+import type { Issued } from '../../src/control/pki/index.js';
+import { clientTlsEngineFactory, serverTlsEngineFactory } from '../../src/io/tls/tls-engine.js';
+import type { TlsClientConfig, TlsServerConfig } from '../../src/io/tls/tls-engine.js';
+import {
+  nativeClientTlsEngineFactory,
+  nativeServerTlsEngineFactory,
+} from '../../src/io/tls/native-tls-engine.js';
+import type {
+  TlsEngine,
+  TlsEngineFactory,
+  TlsEvent,
+  TlsHandshakeInfo,
+} from '../../src/proto/openvpn/session/tls-engine.js';
+import { EKM_LABEL_DATA_KEYS } from '../../src/wire/openvpn/constants.js';
+
+/** OpenVPN's key block: 2 x (cipher key + HMAC key) x 2 directions. */
+const KEY_BLOCK_LENGTH = 256;
+/** How control packets cut TLS records. */
+const PIECE = 100;
+const ENCODER = new TextEncoder();
+
+let ca: Issued;
+let server: Issued;
+let alice: Issued;
+let bob: Issued;
+let otherCa: Issued;
+let stranger: Issued;
+let crlRevokingBob: string;
+/** A self-signed server certificate without extendedKeyUsage: OpenSSL's purpose check passes it. */
+let noEku: { certPem: string; keyPem: string };
+
+before(async () => {
+  const now = new Date();
+  ca = await createCa({ commonName: 'Native CA', now });
+  server = await issueServerCert(ca, { commonName: 'gw', endpoint: 'vpn.example.net', now });
+  alice = await issueClientCert(ca, { commonName: 'alice', now });
+  bob = await issueClientCert(ca, { commonName: 'bob', now });
+  otherCa = await createCa({ commonName: 'Other CA', now });
+  stranger = await issueClientCert(otherCa, { commonName: 'alice', now });
+  crlRevokingBob = await buildCrl(ca, [{ serial: bob.serial, revokedAt: now }], {
+    now,
+    crlNumber: 1,
+  });
+  const keys = await generateKeyPair('ecdsa-p256');
+  const cert = await X509CertificateGenerator.createSelfSigned(
+    {
+      serialNumber: '01',
+      name: 'CN=gw',
+      notBefore: new Date(now.getTime() - 60_000),
+      notAfter: new Date(now.getTime() + 86_400_000),
+      keys,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true)],
+    },
+    webCrypto,
+  );
+  noEku = { certPem: cert.toString('pem'), keyPem: await exportPrivateKeyPem(keys.privateKey) };
+});
+
+function serverConfig(extra: Partial<TlsServerConfig> = {}): TlsServerConfig {
+  return { cert: server.certPem, key: server.keyPem, ca: ca.certPem, ...extra };
+}
+
+function clientConfig(who: Issued = alice, extra: Partial<TlsClientConfig> = {}): TlsClientConfig {
+  return { ca: ca.certPem, cert: who.certPem, key: who.keyPem, ...extra };
+}
+
+interface Side {
+  engine: TlsEngine;
+  events: TlsEvent[];
+}
+
+const finished = (side: Side): TlsHandshakeInfo | undefined => {
+  const e = side.events.find((x) => x.kind === 'handshake-done');
+  return e?.kind === 'handshake-done' ? e.info : undefined;
+};
+
+const failure = (side: Side) => {
+  const e = side.events.find((x) => x.kind === 'error');
+  return e?.kind === 'error' ? e : undefined;
+};
+
+const texts = (side: Side): string[] =>
+  side.events.flatMap((e) => (e.kind === 'plaintext' ? [new TextDecoder().decode(e.bytes)] : []));
+
+/**
+ * Joins two engines, ciphertext cut into control-packet pieces. Delivery is synchronous, so two
+ * native engines finish inside the factory calls' microtask; with a Node engine on either side
+ * the caller waits with `settled`.
+ */
+function join(serverFactory: TlsEngineFactory, clientFactory: TlsEngineFactory) {
+  const s: Side = { engine: undefined as unknown as TlsEngine, events: [] };
+  const c: Side = { engine: undefined as unknown as TlsEngine, events: [] };
+  // Node's client writes its hello while being created, and a native server answers at once:
+  // hold what arrives for an engine that does not exist yet.
+  const early: { to: Side; bytes: Uint8Array }[] = [];
+  const feed = (to: Side, bytes: Uint8Array) => {
+    if (to.engine === undefined) early.push({ to, bytes });
+    else to.engine.receiveCiphertext(bytes);
+  };
+  const pipe = (to: Side, log: TlsEvent[]) => (event: TlsEvent) => {
+    log.push(event);
+    if (event.kind !== 'ciphertext') return;
+    for (let i = 0; i < event.bytes.length; i += PIECE) {
+      feed(to, event.bytes.subarray(i, i + PIECE));
+    }
+  };
+  s.engine = serverFactory(0, pipe(c, s.events));
+  c.engine = clientFactory(0, pipe(s, c.events));
+  for (const { to, bytes } of early.splice(0)) to.engine.receiveCiphertext(bytes);
+  return { server: s, client: c };
+}
+
+/** Waits until both sides finished or one failed (or two seconds passed). */
+async function settled(...sides: Side[]): Promise<void> {
+  const deadline = Date.now() + 2000;
+  const over = () =>
+    sides.every((x) => finished(x) !== undefined) || sides.some((x) => failure(x) !== undefined);
+  while (!over() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20));
+}
+
+function fingerprint(cert: Issued): string {
+  return new X509Certificate(cert.certPem).fingerprint256.replace(/:/g, '').toLowerCase();
+}
+
+const PAIRINGS = [
+  {
+    name: 'native server, Node client',
+    server: nativeServerTlsEngineFactory,
+    client: clientTlsEngineFactory,
+  },
+  {
+    name: 'Node server, native client',
+    server: serverTlsEngineFactory,
+    client: nativeClientTlsEngineFactory,
+  },
+  {
+    name: 'native server, native client',
+    server: nativeServerTlsEngineFactory,
+    client: nativeClientTlsEngineFactory,
+  },
+] as const;
+
+describe('native TLS engine: interoperation', () => {
+  for (const pairing of PAIRINGS) {
+    for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+      it(`${pairing.name}, ${version}: same peers, same key block, records whole`, async () => {
+        const { server: s, client: c } = join(
+          pairing.server(serverConfig()),
+          pairing.client(clientConfig(alice, { maxVersion: version })),
+        );
+        await settled(s, c);
+        const atServer = finished(s);
+        const atClient = finished(c);
+        assert.ok(atServer && atClient, JSON.stringify([failure(s), failure(c)]));
+        assert.equal(atServer.peerCommonName, 'alice');
+        assert.equal(atServer.peerSerial, alice.serial);
+        assert.equal(atServer.peerFingerprint256, fingerprint(alice));
+        assert.equal(atServer.peerVerifyError, undefined);
+        assert.equal(atClient.peerCommonName, 'gw');
+        assert.equal(atClient.peerFingerprint256, fingerprint(server));
+        for (const info of [atServer, atClient]) {
+          assert.equal(info.protocol, version);
+          assert.match(
+            info.cipher,
+            version === 'TLSv1.3'
+              ? /^TLS_(AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256|AES_128_GCM_SHA256)$/
+              : /^TLS_ECDHE_(ECDSA|RSA)_WITH_/,
+          );
+        }
+        assert.equal(atServer.cipher, atClient.cipher);
+        const fromServer = s.engine.exportKeyingMaterial(KEY_BLOCK_LENGTH, EKM_LABEL_DATA_KEYS);
+        const fromClient = c.engine.exportKeyingMaterial(KEY_BLOCK_LENGTH, EKM_LABEL_DATA_KEYS);
+        assert.equal(fromServer.length, KEY_BLOCK_LENGTH);
+        assert.deepEqual(fromServer, fromClient);
+        assert.notDeepEqual(
+          fromServer,
+          s.engine.exportKeyingMaterial(KEY_BLOCK_LENGTH, 'EXPORTER-other'),
+        );
+
+        c.engine.sendPlaintext(ENCODER.encode('PUSH_REQUEST\0'));
+        c.engine.sendPlaintext(ENCODER.encode('second\0'));
+        s.engine.sendPlaintext(ENCODER.encode('PUSH_REPLY,ping 10\0'));
+        await new Promise((r) => setTimeout(r, 30));
+        assert.deepEqual(texts(s), ['PUSH_REQUEST\0', 'second\0']);
+        assert.deepEqual(texts(c), ['PUSH_REPLY,ping 10\0']);
+        assert.equal(failure(s), undefined);
+        assert.equal(failure(c), undefined);
+        s.engine.close();
+        c.engine.close();
+      });
+    }
+  }
+
+  it('is synchronous: two native engines finish without the event loop turning', async () => {
+    const { server: s, client: c } = join(
+      nativeServerTlsEngineFactory(serverConfig()),
+      nativeClientTlsEngineFactory(clientConfig()),
+    );
+    // The client says hello from a microtask, so that the factory can return first.
+    assert.equal(c.events.length, 0);
+    await Promise.resolve();
+    assert.ok(finished(s) && finished(c));
+    // Plaintext queued before the handshake is sent right after it, in order.
+    c.engine.sendPlaintext(ENCODER.encode('one'));
+    c.engine.sendPlaintext(ENCODER.encode('two'));
+    assert.deepEqual(texts(s), ['one', 'two']);
+    s.engine.close();
+    c.engine.close();
+  });
+
+  it('sends plaintext handed over before the handshake once it is done', async () => {
+    const { server: s, client: c } = join(
+      nativeServerTlsEngineFactory(serverConfig()),
+      nativeClientTlsEngineFactory(clientConfig()),
+    );
+    c.engine.sendPlaintext(ENCODER.encode('early'));
+    assert.throws(
+      () => c.engine.exportKeyingMaterial(16, EKM_LABEL_DATA_KEYS),
+      (e: Error & { code?: string }) => e.code === 'TLS_NOT_READY',
+    );
+    await Promise.resolve();
+    assert.deepEqual(texts(s), ['early']);
+    const order = c.events.map((e) => e.kind);
+    assert.ok(order.indexOf('handshake-done') < order.lastIndexOf('ciphertext'));
+    s.engine.close();
+    c.engine.close();
+  });
+});
+
+describe('native TLS engine: certificate verdicts', () => {
+  for (const client of [
+    { name: 'Node client', factory: clientTlsEngineFactory },
+    { name: 'native client', factory: nativeClientTlsEngineFactory },
+  ]) {
+    it(`names a revoked and an unknown-CA certificate as Node does (${client.name})`, async () => {
+      const withCrl = nativeServerTlsEngineFactory(serverConfig({ crl: crlRevokingBob }));
+      const revoked = join(withCrl, client.factory(clientConfig(bob)));
+      const foreign = join(withCrl, client.factory(clientConfig(stranger)));
+      const fine = join(withCrl, client.factory(clientConfig(alice)));
+      await settled(revoked.server, revoked.client, foreign.server, foreign.client);
+      await settled(fine.server, fine.client);
+      assert.equal(finished(revoked.server)?.peerVerifyError, 'CERT_REVOKED');
+      assert.equal(finished(revoked.server)?.peerCommonName, 'bob');
+      assert.equal(finished(foreign.server)?.peerVerifyError, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+      assert.equal(finished(fine.server)?.peerVerifyError, undefined);
+      assert.equal(finished(fine.server)?.peerCommonName, 'alice');
+      for (const x of [revoked, foreign, fine]) {
+        x.server.engine.close();
+        x.client.engine.close();
+      }
+    });
+  }
+
+  it('says "no client certificate" when the client has none', async () => {
+    const { server: s, client: c } = join(
+      nativeServerTlsEngineFactory(serverConfig()),
+      nativeClientTlsEngineFactory({ ca: ca.certPem }),
+    );
+    await settled(s, c);
+    assert.equal(finished(s)?.peerVerifyError, 'no client certificate');
+    assert.equal(finished(s)?.peerCommonName, undefined);
+    s.engine.close();
+    c.engine.close();
+  });
+
+  it('refuses a server from another CA with an alert, before the error, then goes quiet', async () => {
+    const { server: s, client: c } = join(
+      nativeServerTlsEngineFactory(serverConfig()),
+      nativeClientTlsEngineFactory({ ...clientConfig(), ca: otherCa.certPem }),
+    );
+    // Node's client, on the same chain, names the same reason.
+    const byNode = join(
+      nativeServerTlsEngineFactory(serverConfig()),
+      clientTlsEngineFactory({ ...clientConfig(), ca: otherCa.certPem }),
+    );
+    await settled(s, c);
+    await settled(byNode.client);
+    assert.equal(finished(c), undefined);
+    assert.ok(failure(byNode.client)?.code);
+    assert.equal(failure(c)?.code, failure(byNode.client)?.code);
+    const kinds = c.events.map((e) => e.kind);
+    // The alert (ciphertext) precedes the error, and the error is the last event.
+    assert.equal(kinds.at(-1), 'error');
+    assert.equal(kinds.at(-2), 'ciphertext');
+    // The server learned why from that alert.
+    assert.equal(failure(s)?.code, 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA');
+    const count = c.events.length;
+    c.engine.receiveCiphertext(new Uint8Array(64));
+    c.engine.sendPlaintext(ENCODER.encode('x'));
+    c.engine.close();
+    assert.equal(c.events.length, count);
+    s.engine.close();
+    byNode.server.engine.close();
+    byNode.client.engine.close();
+  });
+
+  it('refuses, as remote-cert-tls server, a client certificate and a wrong pinned name', async () => {
+    const impostor = join(
+      nativeServerTlsEngineFactory(serverConfig({ cert: bob.certPem, key: bob.keyPem })),
+      nativeClientTlsEngineFactory(clientConfig()),
+    );
+    // OpenSSL's purpose check (sslserver) refuses it during the handshake.
+    await settled(impostor.server, impostor.client);
+    assert.equal(failure(impostor.client)?.code, 'INVALID_PURPOSE');
+    // Without serverAuth in its EKU our own check refuses it, though OpenSSL's passes it.
+    const noUsage = join(
+      nativeServerTlsEngineFactory(serverConfig({ cert: noEku.certPem, key: noEku.keyPem })),
+      nativeClientTlsEngineFactory(clientConfig(alice, { ca: noEku.certPem })),
+    );
+    await settled(noUsage.server, noUsage.client);
+    assert.equal(failure(noUsage.client)?.code, 'TLS_SERVER_NOT_SERVER_CERT');
+    assert.equal(finished(noUsage.client), undefined);
+    // ... unless told not to check (requireServerAuthUsage: false).
+    const allowed = join(
+      nativeServerTlsEngineFactory(serverConfig({ cert: noEku.certPem, key: noEku.keyPem })),
+      nativeClientTlsEngineFactory(
+        clientConfig(alice, { ca: noEku.certPem, requireServerAuthUsage: false }),
+      ),
+    );
+    await settled(allowed.server, allowed.client);
+    assert.equal(finished(allowed.client)?.peerCommonName, 'gw');
+    const pinned = join(
+      nativeServerTlsEngineFactory(serverConfig()),
+      nativeClientTlsEngineFactory(clientConfig(alice, { serverCommonName: 'gw2' })),
+    );
+    await settled(pinned.server, pinned.client);
+    assert.equal(failure(pinned.client)?.code, 'TLS_SERVER_NAME_MISMATCH');
+    assert.equal(finished(pinned.client), undefined);
+    for (const x of [impostor, noUsage, allowed, pinned]) {
+      x.server.engine.close();
+      x.client.engine.close();
+    }
+  });
+
+  it('refuses a TLS 1.2-only client when the server wants 1.3', async () => {
+    const { server: s, client: c } = join(
+      nativeServerTlsEngineFactory(serverConfig({ minVersion: 'TLSv1.3' })),
+      clientTlsEngineFactory(clientConfig(alice, { maxVersion: 'TLSv1.2' })),
+    );
+    await settled(s, c);
+    assert.equal(finished(s), undefined);
+    assert.match(failure(s)?.code ?? '', /^ERR_SSL_/);
+    s.engine.close();
+    c.engine.close();
+  });
+});
+
+describe('native TLS engine: set-up errors', () => {
+  const refused = (make: () => unknown) =>
+    assert.throws(make, (e: Error & { code?: string; hint?: string }) => {
+      return e.code === 'TLS_BAD_CONFIG' && typeof e.hint === 'string';
+    });
+
+  it('fails at factory creation on a bad key, certificate, CA or CRL', () => {
+    refused(() => nativeServerTlsEngineFactory(serverConfig({ key: 'not a key' })));
+    refused(() => nativeServerTlsEngineFactory(serverConfig({ cert: 'not a cert' })));
+    refused(() => nativeServerTlsEngineFactory(serverConfig({ key: alice.keyPem })));
+    refused(() => nativeServerTlsEngineFactory(serverConfig({ ca: 'not a CA' })));
+    refused(() => nativeServerTlsEngineFactory(serverConfig({ crl: 'not a CRL' })));
+    const broken = server.certPem.replace(/[A-Za-z]{8}\n/, 'AAAAAAAA\n');
+    refused(() => nativeServerTlsEngineFactory(serverConfig({ cert: broken })));
+    refused(() => nativeClientTlsEngineFactory({ ca: 'garbage' }));
+    assert.doesNotThrow(() => nativeServerTlsEngineFactory(serverConfig({ ca: [ca.certPem] })));
+  });
+});
+
+describe('native TLS engine: garbage from the network', () => {
+  it('answers random bytes with at most an alert and one error, never a crash', () => {
+    const factory = nativeServerTlsEngineFactory(serverConfig());
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 600 }), { minLength: 1, maxLength: 6 }),
+        (chunks) => {
+          const events: TlsEvent[] = [];
+          const engine = factory(0, (e) => events.push(e));
+          for (const chunk of chunks) engine.receiveCiphertext(chunk);
+          engine.close();
+          const kinds = events.map((e) => e.kind);
+          assert.ok(kinds.every((k) => k === 'ciphertext' || k === 'error'));
+          assert.ok(kinds.filter((k) => k === 'error').length <= 1);
+          if (kinds.includes('error')) assert.equal(kinds.at(-1), 'error');
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('fails an established session on corrupted records, alert first', async () => {
+    const { server: s, client: c } = join(
+      nativeServerTlsEngineFactory(serverConfig()),
+      nativeClientTlsEngineFactory(clientConfig()),
+    );
+    await Promise.resolve();
+    assert.ok(finished(s));
+    // A well-formed application-data header with a body that does not authenticate.
+    const record = new Uint8Array(5 + 40);
+    record.set([0x17, 0x03, 0x03, 0x00, 40]);
+    record.fill(0xaa, 5);
+    const before = s.events.length;
+    s.engine.receiveCiphertext(record);
+    const kinds = s.events.slice(before).map((e) => e.kind);
+    assert.deepEqual(kinds.slice(-1), ['error']);
+    assert.equal(failure(s)?.code, 'ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC');
+    assert.throws(() => s.engine.exportKeyingMaterial(16, EKM_LABEL_DATA_KEYS));
+    s.engine.close();
+    c.engine.close();
+  });
+});
+
+describe('native TLS engine: memory', () => {
+  function handshakeAndClose(
+    serverFactory: TlsEngineFactory,
+    clientFactory: TlsEngineFactory,
+    close: boolean,
+  ): Promise<void> {
+    const { server: s, client: c } = join(serverFactory, clientFactory);
+    return Promise.resolve().then(() => {
+      assert.ok(finished(s) && finished(c));
+      if (close) {
+        s.engine.close();
+        c.engine.close();
+      }
+    });
+  }
+
+  function collectGarbage(): void {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    gc();
+  }
+
+  it('keeps RSS flat over thousands of handshakes, closed or just dropped', async () => {
+    const serverFactory = nativeServerTlsEngineFactory(serverConfig());
+    const clientFactory = nativeClientTlsEngineFactory(clientConfig());
+    // Collected every 250 so that dropped engines do not pile up before their finalizers run.
+    const round = async (count: number, close: boolean) => {
+      for (let i = 0; i < count; i++) {
+        await handshakeAndClose(serverFactory, clientFactory, close);
+        if (i % 250 === 249) {
+          collectGarbage();
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      collectGarbage();
+      await new Promise((r) => setImmediate(r));
+      collectGarbage();
+    };
+    await round(300, true);
+    await round(300, false);
+    const start = process.memoryUsage().rss;
+    await round(1000, true);
+    // Dropped without close(): the finalizers free the SSLs.
+    await round(1000, false);
+    const growth = process.memoryUsage().rss - start;
+    // A leaked SSL with its peer certificate is ~20 KiB: 2,000 of them would show (40 MiB).
+    assert.ok(growth < 12 * 1024 * 1024, `RSS grew by ${(growth / 1048576).toFixed(1)} MiB`);
+  });
+});
