@@ -8,6 +8,16 @@ import type { Lab } from '../../src/lab/index.js';
 import { exited, waitForOutput } from '../../src/lab/run.js';
 import type { ClientEnd, FigureSpec, ServerEnd } from '../lib/types.js';
 
+/** The first client a freshly started server ever sees (cold: caches empty, code not compiled). */
+export const FIRST_CONNECT_TIME: FigureSpec = {
+  key: 'firstConnectMs',
+  label: 'first connect',
+  unit: 'ms',
+  better: 'lower',
+  digits: 0,
+};
+
+/** The next client, on a server that has served one before: what users of a running gateway see. */
 export const CONNECT_TIME: FigureSpec = {
   key: 'connectMs',
   label: 'connect',

@@ -1,6 +1,6 @@
 // Every figure, in the order the table shows them.
 import type { FigureSpec } from '../lib/types.js';
-import { CONNECT_TIME } from './connect-time.js';
+import { CONNECT_TIME, FIRST_CONNECT_TIME } from './connect-time.js';
 import { CPU_SYSTEM, CPU_TUNNEL } from './cpu-per-gb.js';
 import { ADDED_LATENCY, RTT } from './latency.js';
 import { HANDSHAKE_CPU, HANDSHAKE_RATE, IDLE_SESSION_MEMORY } from './sessions.js';
@@ -15,6 +15,7 @@ export const FIGURES: readonly FigureSpec[] = [
   UDP_CLEAN_RATE,
   RTT,
   ADDED_LATENCY,
+  FIRST_CONNECT_TIME,
   CONNECT_TIME,
   CPU_TUNNEL,
   CPU_SYSTEM,

@@ -49,6 +49,7 @@ export const FIGURE_KEYS = [
   'udpCleanGbps',
   'rttMs',
   'addedLatencyMs',
+  'firstConnectMs',
   'connectMs',
   'cpuTunnelSecPerGB',
   'cpuSystemSecPerGB',

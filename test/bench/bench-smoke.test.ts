@@ -100,6 +100,10 @@ describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' 
       assert.equal(veth.median.connectMs, undefined);
       assert.equal(veth.median.cpuTunnelSecPerGB, undefined);
       assert.ok((postern.median.connectMs ?? 0) > 0, `connectMs ${postern.median.connectMs}`);
+      assert.ok(
+        (postern.median.firstConnectMs ?? 0) > 0,
+        `firstConnectMs ${postern.median.firstConnectMs}`,
+      );
       assert.ok((postern.median.cpuTunnelSecPerGB ?? 0) > 0);
       assert.ok((postern.median.addedLatencyMs ?? 0) > 0);
       // The load generator's sessions reached the gateway, and only a gateway is measured.
