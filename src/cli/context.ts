@@ -8,6 +8,10 @@ import {
   type Config,
 } from '../control/config/index.js';
 import { openStore, type Store } from '../control/store/index.js';
+import { UsageError } from './usage-error.js';
+
+// Kept in a file of its own so commands that need no store do not load one to report it.
+export { UsageError };
 
 export const DEFAULT_DIR = '/var/lib/postern';
 
@@ -66,6 +70,3 @@ export function parseSince(text: string | undefined): Date | undefined {
   }
   return d;
 }
-
-/** A mistake in how the command was called: exit code 2. */
-export class UsageError extends Error {}

@@ -2,21 +2,28 @@
 // one line on stderr; --json prints JSON on stdout.
 import { Command, CommanderError } from 'commander';
 import { isPosternError } from '../errors.js';
-import { VERSION } from '../gateway/gateway.js';
-import { UsageError } from './context.js';
-import { registerInit } from './commands/init.js';
-import { registerServer } from './commands/server.js';
-import { registerStatus } from './commands/status.js';
-import { registerReload } from './commands/reload.js';
-import { registerUser } from './commands/user.js';
-import { registerAudit } from './commands/audit.js';
-import { registerAccounting } from './commands/accounting.js';
-import { registerSessions } from './commands/sessions.js';
-import { registerRekey } from './commands/rekey.js';
-import { registerKick } from './commands/kick.js';
-import { registerDemo } from './commands/demo.js';
-import { registerConnect } from './commands/connect.js';
-import { registerProfile } from './commands/profile.js';
+import { VERSION } from '../version.js';
+import { UsageError } from './usage-error.js';
+
+type Register = (program: Command) => void;
+
+// Each command's module is loaded only when that command runs: the gateway's libraries (HTTP
+// server, store, PKI) cost `postern connect` half a second of start-up it has no use for.
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  init: async () => (await import('./commands/init.js')).registerInit,
+  server: async () => (await import('./commands/server.js')).registerServer,
+  status: async () => (await import('./commands/status.js')).registerStatus,
+  reload: async () => (await import('./commands/reload.js')).registerReload,
+  user: async () => (await import('./commands/user.js')).registerUser,
+  profile: async () => (await import('./commands/profile.js')).registerProfile,
+  sessions: async () => (await import('./commands/sessions.js')).registerSessions,
+  rekey: async () => (await import('./commands/rekey.js')).registerRekey,
+  kick: async () => (await import('./commands/kick.js')).registerKick,
+  audit: async () => (await import('./commands/audit.js')).registerAudit,
+  accounting: async () => (await import('./commands/accounting.js')).registerAccounting,
+  connect: async () => (await import('./commands/connect.js')).registerConnect,
+  demo: async () => (await import('./commands/demo.js')).registerDemo,
+};
 
 const program = new Command('postern')
   .description(
@@ -29,21 +36,16 @@ const program = new Command('postern')
   })
   .showSuggestionAfterError(true);
 
-for (const register of [
-  registerInit,
-  registerServer,
-  registerStatus,
-  registerReload,
-  registerUser,
-  registerProfile,
-  registerSessions,
-  registerRekey,
-  registerKick,
-  registerAudit,
-  registerAccounting,
-  registerConnect,
-  registerDemo,
-]) {
+// The command named on the line, none for --version, else every command (for help,
+// suggestions and usage errors).
+const named = process.argv[2];
+const wanted =
+  named !== undefined && Object.hasOwn(COMMANDS, named)
+    ? [named]
+    : named === '--version' || named === '-V'
+      ? []
+      : Object.keys(COMMANDS);
+for (const register of await Promise.all(wanted.map((name) => COMMANDS[name]!()))) {
   register(program);
 }
 

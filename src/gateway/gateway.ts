@@ -25,7 +25,8 @@ export interface GatewayStatus {
   sessions: number;
 }
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../version.js';
+import { VERSION } from '../version.js';
 
 /** A protocol service the gateway runs (OpenVPN now, IKEv2 later). */
 export interface GatewayService {

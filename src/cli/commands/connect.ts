@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { Connector, type ClientDataplane } from '../../client/connect.js';
 import { parseHostPort } from '../../io/net/host-port.js';
-import { UsageError } from '../context.js';
+import { UsageError } from '../usage-error.js';
 
 function hostPort(text: string): { host: string; port: number } {
   const hp = parseHostPort(text);

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { PosternError } from '../../errors.js';
 import { parseClientKeyFile } from '../../crypto/tls-crypt-v2.js';
-import { parseStaticKey } from '../pki/index.js';
+import { parseStaticKey } from '../../crypto/static-key.js';
 import type { DataCipher } from './material.js';
 
 /** The format number this code writes and reads. */
