@@ -4,7 +4,9 @@
 // free. The store's primary key on the address is the last word: no address is held twice, even
 // with many sessions connecting at once; each hand-out is one transaction.
 import { PosternError } from '../../errors.js';
+import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../store/index.js';
+import type { Database } from '../store/schema.js';
 import { iso } from '../store/time.js';
 import { AddressPool } from './address-pool.js';
 import { addressToBigInt, bigIntToAddress } from './ip-math.js';
@@ -128,9 +130,28 @@ export class LeaseStore {
   async acquire(user: string, session: string, now: Date): Promise<LeasedAddresses> {
     // One transaction for both families: one commit per hand-out.
     return this.#db.transaction().execute(async (tx) => {
+      const statics = await tx
+        .selectFrom('users')
+        .select(['static_ipv4', 'static_ipv6'])
+        .where('name', '=', user)
+        .executeTakeFirst();
+      // The user's idle leases, most recently used first, unless one became someone's static.
+      const idle = await tx
+        .selectFrom('leases')
+        .select(['address', 'family'])
+        .where('user_name', '=', user)
+        .where('session_id', 'is', null)
+        .where((eb) => eb.not(eb.exists(staticHolderOf(eb, 'static_ipv4'))))
+        .where((eb) => eb.not(eb.exists(staticHolderOf(eb, 'static_ipv6'))))
+        .orderBy('updated_at', 'desc')
+        .execute();
       const out: LeasedAddresses = {};
       for (const family of FAMILIES) {
-        const address = await this.#acquireOne(tx, family, user, session, now);
+        const own = family === 4 ? statics?.static_ipv4 : statics?.static_ipv6;
+        const address = await this.#acquireOne(tx, family, user, session, now, {
+          own: own ? canonicalAddress(own) : undefined,
+          idle: idle.find((r) => r.family === family)?.address,
+        });
         if (address !== undefined) out[family === 4 ? 'v4' : 'v6'] = address;
       }
       return out;
@@ -167,6 +188,7 @@ export class LeaseStore {
     user: string,
     session: string,
     now: Date,
+    mine: { own: string | undefined; idle: string | undefined },
   ): Promise<string | undefined> {
     const staticColumn = family === 4 ? 'static_ipv4' : 'static_ipv6';
     const pool = this.#pools[family];
@@ -184,64 +206,44 @@ export class LeaseStore {
       }
       return address;
     };
-    const leaseOf = (address: string) =>
-      tx
-        .selectFrom('leases')
-        .select('session_id')
-        .where('address', '=', address)
-        .executeTakeFirst();
-    const someonesStatic = async (address: string): Promise<boolean> =>
-      (await tx
-        .selectFrom('users')
-        .select('name')
-        .where(staticColumn, '=', address)
-        .executeTakeFirst()) !== undefined;
 
     // A static address: the user's own, whenever no live session holds it.
-    const me = await tx
-      .selectFrom('users')
-      .select(staticColumn)
-      .where('name', '=', user)
-      .executeTakeFirst();
-    const mine = me?.[staticColumn] ? canonicalAddress(me[staticColumn]) : undefined;
-    if (mine !== undefined && pool.contains(mine)) {
-      const held = await leaseOf(mine);
-      if (!held?.session_id) return claim(mine, held !== undefined);
+    if (mine.own !== undefined && pool.contains(mine.own)) {
+      const held = await tx
+        .selectFrom('leases')
+        .select('session_id')
+        .where('address', '=', mine.own)
+        .executeTakeFirst();
+      if (!held?.session_id) return claim(mine.own, held !== undefined);
     }
-    // The user's idle lease, most recently used first, unless it became someone's static one.
-    const idle = await tx
-      .selectFrom('leases')
-      .select('address')
-      .where('family', '=', family)
-      .where('user_name', '=', user)
-      .where('session_id', 'is', null)
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('users')
-              .select('users.name')
-              .whereRef(`users.${staticColumn}`, '=', 'leases.address'),
-          ),
-        ),
-      )
-      .orderBy('updated_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    if (idle) return claim(idle.address, true);
-    // A fresh address nobody leases and nobody has as static address, from the cursor up.
-    const leased = await tx
-      .selectFrom('leases')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('family', '=', family)
-      .executeTakeFirstOrThrow();
-    if (Number(leased.n) < pool.size) {
-      for (const candidate of pool.candidates()) {
-        if ((await leaseOf(candidate)) !== undefined || (await someonesStatic(candidate))) {
-          continue;
-        }
+    if (mine.idle !== undefined) return claim(mine.idle, true);
+    // A fresh address nobody leases and nobody has as static address, from the cursor up. The
+    // count is only needed once the first candidate is taken: is there anything left at all?
+    let counted = false;
+    for (const candidate of pool.candidates()) {
+      const taken = await tx
+        .selectFrom('leases')
+        .select((eb) => eb.val(1).as('taken'))
+        .where('address', '=', candidate)
+        .unionAll(
+          tx
+            .selectFrom('users')
+            .select((eb) => eb.val(1).as('taken'))
+            .where(staticColumn, '=', candidate),
+        )
+        .executeTakeFirst();
+      if (taken === undefined) {
         pool.advancePast(candidate);
         return claim(candidate, false);
+      }
+      if (!counted) {
+        counted = true;
+        const leased = await tx
+          .selectFrom('leases')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('family', '=', family)
+          .executeTakeFirstOrThrow();
+        if (Number(leased.n) >= pool.size) break;
       }
     }
     // The pool is short: take back the idle lease unused the longest.
@@ -250,20 +252,22 @@ export class LeaseStore {
       .select('address')
       .where('family', '=', family)
       .where('session_id', 'is', null)
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('users')
-              .select('users.name')
-              .whereRef(`users.${staticColumn}`, '=', 'leases.address'),
-          ),
-        ),
-      )
+      .where((eb) => eb.not(eb.exists(staticHolderOf(eb, staticColumn))))
       .orderBy('updated_at', 'asc')
       .limit(1)
       .executeTakeFirst();
     if (oldest) return claim(oldest.address, true);
     return undefined;
   }
+}
+
+/** "Some user has this lease's address as static address", for NOT EXISTS. */
+function staticHolderOf(
+  eb: ExpressionBuilder<Database, 'leases'>,
+  column: 'static_ipv4' | 'static_ipv6',
+) {
+  return eb
+    .selectFrom('users')
+    .select('users.name')
+    .whereRef(`users.${column}`, '=', 'leases.address');
 }

@@ -1,0 +1,181 @@
+// Before the gateway takes its first client, it runs a few complete OpenVPN handshakes against
+// itself in memory: Postern's client core against its server core, with the real TLS engines
+// and control-channel wrap, over a throwaway PKI. Two reasons:
+// - V8 compiles code on first use and optimizes it once it is hot; without this the first
+//   clients after a start (or a restart with every client reconnecting at once) wait on the
+//   compiler: ~50 ms to connect instead of ~20 (bench/README.md, "first connect");
+// - it proves at start that this build's TLS engine and session cores complete a handshake,
+//   instead of learning it from the first user's failure.
+// Nothing touches the network, the store or the data plane.
+import { randomBytes } from 'node:crypto';
+import {
+  createCa,
+  generateStaticKey,
+  generateTlsCryptV2ServerKey,
+  issueClientCert,
+  issueServerCert,
+} from '../../control/pki/index.js';
+import { PosternError } from '../../errors.js';
+import { generateClientKey, tlsCryptV2ServerKey } from '../../crypto/tls-crypt-v2.js';
+import { TLS_CRYPT_V2_CLIENT_KEY_LEN } from '../../wire/openvpn/constants.js';
+import { clientTlsEngine, gatewayTlsEngine } from '../../io/tls/engine-choice.js';
+import type { PushConfig } from '../../proto/openvpn/push-reply.js';
+import {
+  ClientSession,
+  type ClientControlWrap,
+  type ClientOutput,
+} from '../../proto/openvpn/session/client-session.js';
+import {
+  handleFirstContact,
+  type ServerControlWrap,
+} from '../../proto/openvpn/session/first-contact.js';
+import { ServerSession, type ServerOutput } from '../../proto/openvpn/session/server-session.js';
+
+export interface WarmUpOptions {
+  /** Handshakes to run; each takes a few milliseconds once the code is warm. */
+  rounds: number;
+  /** The gateway's control-channel wrap kind and data ciphers, so the same code paths run. */
+  tlsCrypt: 'v1' | 'v2';
+  dataCiphers: readonly string[];
+  minTls: '1.2' | '1.3';
+}
+
+export interface WarmUpResult {
+  handshakes: number;
+  ms: number;
+}
+
+const CLIENT_ADDRESS = { ip: '192.0.2.1', port: 1 };
+const WARM_UP_PUSH: PushConfig = {
+  topology: 'subnet',
+  routeGateway: '100.64.0.1',
+  ping: 10,
+  pingRestart: 60,
+  ifconfig: { local: '100.64.0.2', netmask: '255.255.255.0' },
+  tunMtu: 1500,
+};
+/** Turns of the in-memory loop a handshake may take before it counts as stuck. */
+const MAX_TURNS = 200;
+
+const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
+
+/** Runs `rounds` in-memory handshakes; throws PosternError('WARM_UP_FAILED') if one fails. */
+export async function warmUpSessionCores(o: WarmUpOptions): Promise<WarmUpResult> {
+  const started = performance.now();
+  const now = new Date();
+  const ca = await createCa({ commonName: 'Postern warm-up CA', now });
+  const server = await issueServerCert(ca, { commonName: 'warm-up', endpoint: 'warm-up', now });
+  const client = await issueClientCert(ca, { commonName: 'warm-up', now });
+  const minVersion = o.minTls === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  const serverTls = gatewayTlsEngine({
+    ca: ca.certPem,
+    cert: server.certPem,
+    key: server.keyPem,
+    minVersion,
+  }).factory;
+  const clientTls = clientTlsEngine({
+    ca: ca.certPem,
+    cert: client.certPem,
+    key: client.keyPem,
+    minVersion,
+  }).factory;
+  let serverWrap: ServerControlWrap;
+  let clientWrap: ClientControlWrap;
+  if (o.tlsCrypt === 'v2') {
+    const serverKeyBytes = generateTlsCryptV2ServerKey();
+    const k = generateClientKey(
+      tlsCryptV2ServerKey(serverKeyBytes),
+      random(TLS_CRYPT_V2_CLIENT_KEY_LEN),
+      {
+        type: 'user',
+        data: new Uint8Array(0),
+      },
+    );
+    serverWrap = { kind: 'tls-crypt-v2', serverKey: serverKeyBytes };
+    clientWrap = { kind: 'tls-crypt-v2', clientKey: k.clientKey, wkc: k.wkc };
+  } else {
+    const key = generateStaticKey();
+    serverWrap = { kind: 'tls-crypt', key };
+    clientWrap = { kind: 'tls-crypt', key };
+  }
+  const firstContact = { wrap: serverWrap, cookieKey: random(32) };
+  for (let round = 0; round < o.rounds; round++) {
+    await oneHandshake(firstContact, serverTls, clientTls, clientWrap, o.dataCiphers);
+  }
+  return { handshakes: o.rounds, ms: performance.now() - started };
+}
+
+async function oneHandshake(
+  firstContact: Parameters<typeof handleFirstContact>[0],
+  serverTls: ReturnType<typeof gatewayTlsEngine>['factory'],
+  clientTls: ReturnType<typeof clientTlsEngine>['factory'],
+  clientWrap: ClientControlWrap,
+  dataCiphers: readonly string[],
+): Promise<void> {
+  const toServer: Uint8Array[] = [];
+  const toClient: Uint8Array[] = [];
+  let configured = false;
+  let failure: string | undefined;
+  let serverSession: ServerSession | undefined;
+  const onClient = (outs: ClientOutput[]): void => {
+    for (const out of outs) {
+      if (out.kind === 'send') toServer.push(out.packet);
+      else if (out.kind === 'configured') configured = true;
+      else if (out.kind === 'refused' || out.kind === 'closed') failure = out.kind;
+    }
+  };
+  const onServer = (outs: ServerOutput[]): void => {
+    for (const out of outs) {
+      if (out.kind === 'send') toClient.push(out.packet);
+      else if (out.kind === 'authenticate' && serverSession) {
+        onServer(serverSession.accept(WARM_UP_PUSH, Date.now()));
+      } else if (out.kind === 'closed') failure = `server ${out.kind}`;
+    }
+  };
+  const clientSession = new ClientSession({
+    wrap: clientWrap,
+    createTls: clientTls,
+    random,
+    now: Date.now(),
+    dataCiphers,
+  });
+  onClient(clientSession.start(Date.now()));
+  try {
+    for (let turn = 0; turn < MAX_TURNS && !configured && failure === undefined; turn++) {
+      for (const packet of toServer.splice(0)) {
+        const t = Date.now();
+        if (serverSession) {
+          onServer(serverSession.receive(packet, t));
+          continue;
+        }
+        const verdict = handleFirstContact(firstContact, packet, CLIENT_ADDRESS, t);
+        if (verdict.kind === 'reply') toClient.push(verdict.packet);
+        if (verdict.kind === 'open') {
+          serverSession = new ServerSession({
+            start: verdict.start,
+            createTls: serverTls,
+            random,
+            now: t,
+            dataCiphers,
+          });
+          onServer(serverSession.receive(packet, t));
+        }
+      }
+      for (const packet of toClient.splice(0)) onClient(clientSession.receive(packet, Date.now()));
+      // TLS engines may finish on a microtask; give them one, then collect what they produced.
+      await new Promise((r) => setImmediate(r));
+      onClient(clientSession.handleTlsEvents(Date.now()));
+      if (serverSession) onServer(serverSession.handleTlsEvents(Date.now()));
+    }
+  } finally {
+    clientSession.close('exit', Date.now());
+    serverSession?.close('exit', Date.now());
+  }
+  if (!configured) {
+    throw new PosternError(
+      'WARM_UP_FAILED',
+      `the start-up self-handshake did not complete (${failure ?? 'no PUSH_REPLY'})`,
+      'this build cannot serve OpenVPN clients: rebuild (npm ci) and report it',
+    );
+  }
+}
