@@ -75,7 +75,120 @@ typedef struct {
   unsigned long ssl_err;
   int ssl_error;
   long verify_result;
+  /* What tlsDetach needs to hand the record layer over; NULL once freed. */
+  struct tls13_capture *capture;
 } tls_session;
+
+/* ---------------------------------------------------------------- TLS 1.3 hand-over state
+ *
+ * An established OpenVPN control channel carries a few small application-data records more, and
+ * never renegotiates inside TLS, never gets tickets (num_tickets 0), never sees a KeyUpdate. So
+ * once the session is up, its record protection can continue outside OpenSSL (see
+ * src/crypto/tls13-record.ts) and the SSL, ~25 KiB with its peer chain, can go.
+ *
+ * What that takes, for TLS 1.3 only: both application traffic secrets (from the keylog
+ * callback, which OpenSSL calls as it derives them), and how many records each direction has
+ * already protected with them (the next sequence numbers). The message callback sees every
+ * protected record (SSL3_RT_INNER_CONTENT_TYPE, after its tag verified on the read side) and
+ * every handshake message; the application keys take over in a direction right after the
+ * Finished message of that direction, so every protected record after it is counted. Anything
+ * else than application data under those keys (a KeyUpdate, a ticket, an alert) makes the
+ * counts something this engine will not vouch for, and the session then stays on OpenSSL. */
+
+#define TLS13_SECRET_MAX EVP_MAX_MD_SIZE
+/* Keylog labels of the application traffic secrets (NSS key log format). */
+static const char KEYLOG_CLIENT_TRAFFIC[] = "CLIENT_TRAFFIC_SECRET_0 ";
+static const char KEYLOG_SERVER_TRAFFIC[] = "SERVER_TRAFFIC_SECRET_0 ";
+
+struct tls13_capture {
+  unsigned char client_secret[TLS13_SECRET_MAX];
+  unsigned char server_secret[TLS13_SECRET_MAX];
+  size_t client_secret_length;
+  size_t server_secret_length;
+  /* Records protected with the application keys, per direction. */
+  uint64_t read_records;
+  uint64_t write_records;
+  /* The application keys are in use in that direction (its Finished went through). */
+  bool read_app_keys;
+  bool write_app_keys;
+  /* Something other than application data went through the application keys. */
+  bool unsure;
+};
+
+static void wipe_capture(tls_session *s) {
+  if (s->capture != NULL) {
+    OPENSSL_cleanse(s->capture, sizeof *s->capture);
+    free(s->capture);
+    s->capture = NULL;
+  }
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* "<label> <client_random hex> <secret hex>": decodes the secret into out; 0 if malformed. */
+static size_t parse_keylog_secret(const char *rest, unsigned char *out) {
+  const char *space = strchr(rest, ' ');
+  if (space == NULL) return 0;
+  const char *hex = space + 1;
+  size_t digits = strlen(hex);
+  if (digits == 0 || digits % 2 != 0 || digits / 2 > TLS13_SECRET_MAX) return 0;
+  for (size_t i = 0; i < digits / 2; i++) {
+    int hi = hex_value(hex[2 * i]);
+    int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      OPENSSL_cleanse(out, TLS13_SECRET_MAX);
+      return 0;
+    }
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return digits / 2;
+}
+
+/* Keeps the two application traffic secrets of the session; every other line is ignored. */
+static void on_keylog(const SSL *ssl, const char *line) {
+  tls_session *s = SSL_get_app_data(ssl);
+  if (s == NULL || s->capture == NULL || line == NULL) return;
+  struct tls13_capture *c = s->capture;
+  size_t client_label = sizeof KEYLOG_CLIENT_TRAFFIC - 1;
+  size_t server_label = sizeof KEYLOG_SERVER_TRAFFIC - 1;
+  if (strncmp(line, KEYLOG_CLIENT_TRAFFIC, client_label) == 0) {
+    c->client_secret_length = parse_keylog_secret(line + client_label, c->client_secret);
+  } else if (strncmp(line, KEYLOG_SERVER_TRAFFIC, server_label) == 0) {
+    c->server_secret_length = parse_keylog_secret(line + server_label, c->server_secret);
+  }
+}
+
+/* Counts the records protected with the application keys (see tls13_capture). */
+static void on_tls_message(int write_p, int version, int content_type, const void *buf,
+                           size_t len, SSL *ssl, void *arg) {
+  (void)version;
+  (void)ssl;
+  tls_session *s = arg;
+  if (s == NULL || s->capture == NULL) return;
+  struct tls13_capture *c = s->capture;
+  const unsigned char *bytes = buf;
+  if (content_type == SSL3_RT_INNER_CONTENT_TYPE) {
+    if (!(write_p ? c->write_app_keys : c->read_app_keys)) return;
+    if (len != 1 || bytes[0] != SSL3_RT_APPLICATION_DATA) c->unsure = true;
+    if (write_p) {
+      c->write_records++;
+    } else {
+      c->read_records++;
+    }
+  } else if (content_type == SSL3_RT_HANDSHAKE && len >= 1) {
+    bool *app_keys = write_p ? &c->write_app_keys : &c->read_app_keys;
+    if (*app_keys) {
+      c->unsure = true; /* a post-handshake message: KeyUpdate, ticket, ... */
+    } else if (bytes[0] == SSL3_MT_FINISHED) {
+      *app_keys = true;
+    }
+  }
+}
 
 /* ---------------------------------------------------------------- verify error names */
 
@@ -355,6 +468,8 @@ static SSL_CTX *build_ctx(napi_env env, bool server, int32_t min_version, int32_
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, server ? accept_any_chain : NULL);
+  /* The secrets go no further than the session's own memory (tls13_capture). */
+  SSL_CTX_set_keylog_callback(ctx, on_keylog);
   return ctx;
 }
 
@@ -428,6 +543,7 @@ out:
 /* ---------------------------------------------------------------- sessions */
 
 static void free_ssl(tls_session *s) {
+  wipe_capture(s);
   if (s->ssl != NULL) {
     SSL_free(s->ssl); /* frees both BIOs */
     s->ssl = NULL;
@@ -515,12 +631,14 @@ static napi_value tls_session_new(napi_env env, napi_callback_info info) {
   if (c == NULL) return NULL;
   ERR_clear_error();
   tls_session *s = calloc(1, sizeof *s);
-  SSL *ssl = s != NULL ? SSL_new(c->ctx) : NULL;
+  struct tls13_capture *capture = s != NULL ? calloc(1, sizeof *capture) : NULL;
+  SSL *ssl = capture != NULL ? SSL_new(c->ctx) : NULL;
   BIO *rbio = ssl != NULL ? BIO_new(BIO_s_mem()) : NULL;
   BIO *wbio = rbio != NULL ? BIO_new(BIO_s_mem()) : NULL;
   if (wbio == NULL) {
     BIO_free(rbio);
     SSL_free(ssl);
+    free(capture);
     free(s);
     ERR_clear_error();
     napi_throw_error(env, "ENOMEM", "cannot create a TLS session");
@@ -539,6 +657,10 @@ static napi_value tls_session_new(napi_env env, napi_callback_info info) {
   s->rbio = rbio;
   s->wbio = wbio;
   s->verify_result = X509_V_OK;
+  s->capture = capture;
+  SSL_set_app_data(ssl, s);
+  SSL_set_msg_callback(ssl, on_tls_message);
+  SSL_set_msg_callback_arg(ssl, s);
   napi_value result;
   if (napi_create_external(env, s, finalize_session, NULL, &result) != napi_ok) {
     finalize_session(env, s, NULL);
@@ -891,6 +1013,77 @@ static napi_value tls_export(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The TLS 1.3 suites the TypeScript record layer continues with (RFC 8446 B.4). */
+static const char *tls13_suite_name(const SSL_CIPHER *cipher) {
+  switch (cipher != NULL ? SSL_CIPHER_get_id(cipher) & 0xffff : 0) {
+    case 0x1301:
+      return "TLS_AES_128_GCM_SHA256";
+    case 0x1302:
+      return "TLS_AES_256_GCM_SHA384";
+    case 0x1303:
+      return "TLS_CHACHA20_POLY1305_SHA256";
+    default:
+      return NULL;
+  }
+}
+
+/* Sequence numbers as JavaScript numbers: exact below 2^53, which a control channel never
+ * reaches. */
+#define TLS_SEQUENCE_EXACT_MAX ((uint64_t)1 << 53)
+
+static napi_status set_bytes(napi_env env, napi_value object, const char *name,
+                             const unsigned char *bytes, size_t length) {
+  napi_value value;
+  void *copy;
+  NAPI_CHECK(napi_create_buffer_copy(env, length, bytes, &copy, &value));
+  return napi_set_named_property(env, object, name, value);
+}
+
+static napi_status set_number(napi_env env, napi_value object, const char *name, uint64_t v) {
+  napi_value value;
+  NAPI_CHECK(napi_create_double(env, (double)v, &value));
+  return napi_set_named_property(env, object, name, value);
+}
+
+/* tlsDetach(session) -> { suite, readSecret, writeSecret, readSeq, writeSeq } | null
+ * Hands an established TLS 1.3 session's record protection over and frees the SSL; the
+ * secrets are wiped from native memory. null, with the session untouched, when that cannot be
+ * done exactly: not TLS 1.3, bytes still queued either way, a record half read, a shutdown
+ * begun, or anything but application data under the application keys. */
+static napi_value tls_detach(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  tls_session *s = session_arg(env, info, 1, argv);
+  if (s == NULL) return NULL;
+  if (!usable(s) || !s->established || s->capture == NULL) return make_null(env);
+  const struct tls13_capture *c = s->capture;
+  SSL *ssl = s->ssl;
+  const char *suite = tls13_suite_name(SSL_get_current_cipher(ssl));
+  const EVP_MD *md = SSL_CIPHER_get_handshake_digest(SSL_get_current_cipher(ssl));
+  size_t secret_length = md != NULL ? (size_t)EVP_MD_get_size(md) : 0;
+  bool server = SSL_is_server(ssl) == 1;
+  if (SSL_version(ssl) != TLS1_3_VERSION || suite == NULL || secret_length == 0 ||
+      c->unsure || !c->read_app_keys || !c->write_app_keys ||
+      c->client_secret_length != secret_length || c->server_secret_length != secret_length ||
+      c->read_records >= TLS_SEQUENCE_EXACT_MAX || c->write_records >= TLS_SEQUENCE_EXACT_MAX ||
+      SSL_get_shutdown(ssl) != 0 || SSL_has_pending(ssl) != 0 ||
+      BIO_ctrl_pending(s->rbio) != 0 || BIO_ctrl_pending(s->wbio) != 0) {
+    ERR_clear_error();
+    return make_null(env);
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_create_object(env, &out));
+  NAPI_CALL(env, set_string(env, out, "suite", suite));
+  NAPI_CALL(env, set_bytes(env, out, "readSecret", server ? c->client_secret : c->server_secret,
+                           secret_length));
+  NAPI_CALL(env, set_bytes(env, out, "writeSecret", server ? c->server_secret : c->client_secret,
+                           secret_length));
+  NAPI_CALL(env, set_number(env, out, "readSeq", c->read_records));
+  NAPI_CALL(env, set_number(env, out, "writeSeq", c->write_records));
+  free_ssl(s); /* wipes the capture too */
+  ERR_clear_error();
+  return out;
+}
+
 /* tlsFree(session): frees the SSL now; the external itself goes with garbage collection. */
 static napi_value tls_free(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -911,7 +1104,7 @@ napi_status tls_engine_register(napi_env env, napi_value exports) {
       {"tlsRead", tls_read},              {"tlsWrite", tls_write},
       {"tlsTake", tls_take},              {"tlsInfo", tls_info},
       {"tlsError", tls_error},            {"tlsExport", tls_export},
-      {"tlsFree", tls_free},
+      {"tlsFree", tls_free},              {"tlsDetach", tls_detach},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

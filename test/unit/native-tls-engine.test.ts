@@ -484,3 +484,204 @@ describe('native TLS engine: memory', () => {
     assert.ok(growth < 12 * 1024 * 1024, `RSS grew by ${(growth / 1048576).toFixed(1)} MiB`);
   });
 });
+
+describe('native TLS engine: compact() hands TLS 1.3 over to our own record layer', () => {
+  const CLIENTS = [
+    { name: 'Node client', factory: clientTlsEngineFactory },
+    { name: 'native client', factory: nativeClientTlsEngineFactory },
+  ] as const;
+  /** Sizes from one byte to beyond one record (20 KiB): the last is split in two records. */
+  const SIZES = [1, 2, 17, 100, 1000, 4096, 16383, 16384, 16385, 20480, 3, 1];
+
+  const messageOf = (tag: number, size: number): Uint8Array =>
+    Uint8Array.from({ length: size }, (_, i) => (tag * 31 + i * 7) & 0xff);
+
+  /** Plaintext events joined: Node's engine may cut a message where TLS records end. */
+  const received = (side: Side): Uint8Array => {
+    const parts = side.events.flatMap((e) => (e.kind === 'plaintext' ? [e.bytes] : []));
+    return new Uint8Array(Buffer.concat(parts));
+  };
+
+  const joined = (messages: readonly Uint8Array[]): Uint8Array =>
+    new Uint8Array(Buffer.concat(messages));
+
+  async function waitUntil(done: () => boolean): Promise<void> {
+    const deadline = Date.now() + 3000;
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  for (const client of CLIENTS) {
+    it(`native server, ${client.name}: traffic both ways before and after compact()`, async () => {
+      const { server: s, client: c } = join(
+        nativeServerTlsEngineFactory(serverConfig()),
+        client.factory(clientConfig()),
+      );
+      await settled(s, c);
+      assert.equal(finished(s)?.protocol, 'TLSv1.3');
+      // Before: a few records each way, so that both sequence numbers have moved.
+      const early = {
+        up: [messageOf(1, 300), messageOf(2, 5), messageOf(3, 70)],
+        down: [messageOf(4, 200), messageOf(5, 9)],
+      };
+      for (const m of early.up) c.engine.sendPlaintext(m);
+      for (const m of early.down) s.engine.sendPlaintext(m);
+      await waitUntil(
+        () =>
+          received(s).length === joined(early.up).length &&
+          received(c).length === joined(early.down).length,
+      );
+      const keys = s.engine.exportKeyingMaterial(KEY_BLOCK_LENGTH, EKM_LABEL_DATA_KEYS);
+      assert.deepEqual(keys, c.engine.exportKeyingMaterial(KEY_BLOCK_LENGTH, EKM_LABEL_DATA_KEYS));
+
+      assert.equal(s.engine.compact?.(), true);
+      assert.equal(s.engine.compact?.(), true, 'compacting twice is harmless');
+      assert.throws(
+        () => s.engine.exportKeyingMaterial(KEY_BLOCK_LENGTH, EKM_LABEL_DATA_KEYS),
+        (e: Error & { code?: string }) => e.code === 'TLS_NOT_READY',
+      );
+
+      // After: many more of varied sizes, interleaved both ways.
+      const up: Uint8Array[] = [...early.up];
+      const down: Uint8Array[] = [...early.down];
+      for (const [i, size] of SIZES.entries()) {
+        const toServer = messageOf(10 + i, size);
+        const toClient = messageOf(50 + i, SIZES[SIZES.length - 1 - i] as number);
+        up.push(toServer);
+        down.push(toClient);
+        c.engine.sendPlaintext(toServer);
+        s.engine.sendPlaintext(toClient);
+      }
+      await waitUntil(
+        () => received(s).length >= joined(up).length && received(c).length >= joined(down).length,
+      );
+      assert.deepEqual(received(s), joined(up));
+      assert.deepEqual(received(c), joined(down));
+      // A message that fits a record is still delivered as one plaintext event by our layer.
+      const atServer = s.events.filter((e) => e.kind === 'plaintext');
+      if (client.name === 'native client') {
+        assert.equal(
+          atServer.length,
+          early.up.length + SIZES.length + SIZES.filter((n) => n > 16384).length,
+        );
+      }
+      assert.equal(failure(s), undefined);
+      assert.equal(failure(c), undefined);
+      s.engine.close();
+      c.engine.close();
+    });
+
+    it(`native server, ${client.name}: a corrupted record after compact() is an error event, alert first`, async () => {
+      const { server: s, client: c } = join(
+        nativeServerTlsEngineFactory(serverConfig()),
+        client.factory(clientConfig()),
+      );
+      await settled(s, c);
+      c.engine.sendPlaintext(ENCODER.encode('before'));
+      await waitUntil(() => texts(s).length === 1);
+      assert.equal(s.engine.compact?.(), true);
+      const record = new Uint8Array(5 + 40);
+      record.set([0x17, 0x03, 0x03, 0x00, 40]);
+      record.fill(0xaa, 5);
+      const before = s.events.length;
+      assert.doesNotThrow(() => s.engine.receiveCiphertext(record));
+      const kinds = s.events.slice(before).map((e) => e.kind);
+      assert.deepEqual(kinds, ['ciphertext', 'error']);
+      assert.equal(failure(s)?.code, 'TLS_BAD_RECORD_MAC');
+      // The client reads that alert as the end of the session.
+      await waitUntil(() => failure(c) !== undefined);
+      assert.ok(failure(c), 'the client learned of the failure from the alert');
+      // Quiet afterwards.
+      const count = s.events.length;
+      s.engine.receiveCiphertext(record);
+      s.engine.sendPlaintext(ENCODER.encode('x'));
+      s.engine.close();
+      assert.equal(s.events.length, count);
+      c.engine.close();
+    });
+  }
+
+  it('takes a close_notify after compact() quietly, and reads nothing after it', async () => {
+    const { server: s, client: c } = join(
+      nativeServerTlsEngineFactory(serverConfig()),
+      clientTlsEngineFactory(clientConfig()),
+    );
+    await settled(s, c);
+    assert.equal(s.engine.compact?.(), true);
+    c.engine.sendPlaintext(ENCODER.encode('last words'));
+    // Node's TLSSocket inside the engine sends close_notify when ended: the only way to make a
+    // stock stack say it; the engine itself never does.
+    (c.engine as unknown as { socket: { end(): void } }).socket.end();
+    await waitUntil(() => texts(s).length === 1);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.deepEqual(texts(s), ['last words']);
+    const count = s.events.length;
+    s.engine.receiveCiphertext(new Uint8Array(64).fill(0x17));
+    assert.equal(s.events.length, count, 'no error, no plaintext after close_notify');
+    assert.equal(failure(s), undefined);
+    s.engine.close();
+    c.engine.close();
+  });
+
+  it('refuses while a record is half received, and compacts once it is whole', async () => {
+    // Two native engines wired by hand, so that the client's next record can be held back.
+    let holding = false;
+    const held: Uint8Array[] = [];
+    const s: Side = { engine: undefined as unknown as TlsEngine, events: [] };
+    const c: Side = { engine: undefined as unknown as TlsEngine, events: [] };
+    s.engine = nativeServerTlsEngineFactory(serverConfig())(0, (e) => {
+      s.events.push(e);
+      if (e.kind === 'ciphertext') c.engine.receiveCiphertext(e.bytes);
+    });
+    c.engine = nativeClientTlsEngineFactory(clientConfig())(0, (e) => {
+      c.events.push(e);
+      if (e.kind !== 'ciphertext') return;
+      if (holding) held.push(e.bytes);
+      else s.engine.receiveCiphertext(e.bytes);
+    });
+    await Promise.resolve();
+    assert.ok(finished(s) && finished(c));
+    holding = true;
+    c.engine.sendPlaintext(ENCODER.encode('split in two'));
+    const record = Buffer.concat(held);
+    s.engine.receiveCiphertext(record.subarray(0, 10));
+    assert.equal(s.engine.compact?.(), false, 'half a record is inside OpenSSL');
+    s.engine.receiveCiphertext(record.subarray(10));
+    assert.deepEqual(texts(s), ['split in two']);
+    assert.equal(s.engine.compact?.(), true);
+    holding = false;
+    c.engine.sendPlaintext(ENCODER.encode('after'));
+    s.engine.sendPlaintext(ENCODER.encode('back'));
+    assert.deepEqual(texts(s), ['split in two', 'after']);
+    assert.deepEqual(texts(c), ['back']);
+    s.engine.close();
+    c.engine.close();
+  });
+
+  it('refuses TLS 1.2 and keeps working', async () => {
+    for (const factory of [clientTlsEngineFactory, nativeClientTlsEngineFactory]) {
+      const { server: s, client: c } = join(
+        nativeServerTlsEngineFactory(serverConfig()),
+        factory(clientConfig(alice, { maxVersion: 'TLSv1.2' })),
+      );
+      await settled(s, c);
+      assert.equal(finished(s)?.protocol, 'TLSv1.2');
+      assert.equal(s.engine.compact?.(), false);
+      c.engine.sendPlaintext(ENCODER.encode('still here'));
+      s.engine.sendPlaintext(ENCODER.encode('me too'));
+      await waitUntil(() => texts(s).length === 1 && texts(c).length === 1);
+      assert.deepEqual(texts(s), ['still here']);
+      assert.deepEqual(texts(c), ['me too']);
+      // The exporter still works: nothing was handed over.
+      assert.equal(s.engine.exportKeyingMaterial(16, EKM_LABEL_DATA_KEYS).length, 16);
+      s.engine.close();
+      c.engine.close();
+    }
+  });
+
+  it('refuses before the handshake is done and after close', () => {
+    const s = nativeServerTlsEngineFactory(serverConfig())(0, () => undefined);
+    assert.equal(s.compact?.(), false);
+    s.close();
+    assert.equal(s.compact?.(), false);
+  });
+});

@@ -8,7 +8,12 @@
 // the server requests a client certificate, lets the handshake finish and reports the verdict
 // in handshake-done (peerVerifyError, with Node's names); the client refuses a server chain
 // that does not verify, then applies `remote-cert-tls server` and the optional name pin.
+//
+// `compact()` hands an established TLS 1.3 session over to our own record layer
+// (src/crypto/tls13-record.ts) and frees the SSL: what an idle session keeps is then two AEAD
+// keys, two ivs and two sequence numbers.
 import type { PeerCertificate } from 'node:tls';
+import { isTls13Suite, Tls13RecordLayer } from '../../crypto/tls13-record.js';
 import { PosternError } from '../../errors.js';
 import type {
   TlsEngine,
@@ -77,6 +82,15 @@ interface NativeHandshakeInfo {
   extKeyUsage?: string[];
 }
 
+/** What native/tls_engine.c `tls_detach` hands over: the record state of a TLS 1.3 session. */
+interface NativeDetachedState {
+  suite: string;
+  readSecret: Buffer;
+  writeSecret: Buffer;
+  readSeq: number;
+  writeSeq: number;
+}
+
 interface NativeTlsAddon {
   tlsContextNew(options: NativeTlsContextOptions): NativeTlsContext;
   tlsSessionNew(context: NativeTlsContext): NativeTlsSession;
@@ -89,11 +103,13 @@ interface NativeTlsAddon {
   tlsError(session: NativeTlsSession): { code: string; message: string } | null;
   tlsExport(session: NativeTlsSession, length: number, label: string): Buffer;
   tlsFree(session: NativeTlsSession): void;
+  /** Frees the SSL and returns its record state, or null (session untouched) when it cannot. */
+  tlsDetach(session: NativeTlsSession): NativeDetachedState | null;
 }
 
 function tlsAddon(): NativeTlsAddon {
   const addon = loadNative() as unknown as Partial<NativeTlsAddon>;
-  if (typeof addon.tlsContextNew !== 'function') {
+  if (typeof addon.tlsContextNew !== 'function' || typeof addon.tlsDetach !== 'function') {
     throw new PosternError(
       'NATIVE_ADDON_OUTDATED',
       'the native addon has no TLS engine',
@@ -167,11 +183,15 @@ type Side =
 
 /** One TLS session (one key state) on OpenSSL, driven synchronously. */
 class NativeTlsEngine implements TlsEngine {
-  /** Undefined once closed or failed: from then on nothing is emitted. */
+  /** Undefined once closed, failed or compacted. */
   private session: NativeTlsSession | undefined;
+  /** Set once compacted: the session goes on here, without OpenSSL. */
+  private records: Tls13RecordLayer | undefined;
   private established = false;
   /** Plaintext handed over before the handshake finished, sent right after it. */
   private pendingPlaintext: Uint8Array[] = [];
+  /** Compacted: ciphertext that arrived while the previous arrival was still being delivered. */
+  private inbox: Uint8Array[] = [];
   /** Guards against re-entry: `emit` may feed the peer, which may feed us back at once. */
   private pumping = false;
   private pumpAgain = false;
@@ -189,6 +209,10 @@ class NativeTlsEngine implements TlsEngine {
   }
 
   receiveCiphertext(bytes: Uint8Array): void {
+    if (this.records !== undefined) {
+      if (bytes.length > 0) this.receiveCompacted(bytes);
+      return;
+    }
     const session = this.session;
     if (session === undefined || bytes.length === 0) return;
     if (!this.addon.tlsPut(session, bytes)) {
@@ -199,6 +223,10 @@ class NativeTlsEngine implements TlsEngine {
   }
 
   sendPlaintext(bytes: Uint8Array): void {
+    if (this.records !== undefined) {
+      if (bytes.length > 0) this.sendCompacted(this.records, bytes);
+      return;
+    }
     const session = this.session;
     if (session === undefined || bytes.length === 0) return;
     if (!this.established) {
@@ -215,18 +243,96 @@ class NativeTlsEngine implements TlsEngine {
 
   exportKeyingMaterial(length: number, label: string): Uint8Array {
     const session = this.session;
+    if (this.records !== undefined) {
+      // The exporter secret went with the SSL.
+      throw new PosternError('TLS_NOT_READY', 'keying material asked after compact()');
+    }
     if (session === undefined || !this.established) {
       throw new PosternError('TLS_NOT_READY', 'keying material asked of an unfinished TLS session');
     }
     return bytesOf(this.addon.tlsExport(session, length, label));
   }
 
+  /**
+   * Frees OpenSSL's state of an established TLS 1.3 session and carries on with our own record
+   * layer. False, with nothing changed, when that cannot be done exactly (TLS 1.2, bytes queued,
+   * a post-handshake message seen, or called from inside one of this engine's events).
+   */
+  compact(): boolean {
+    if (this.records !== undefined) return true;
+    const session = this.session;
+    if (session === undefined || !this.established || this.pumping) return false;
+    this.flushCiphertext();
+    const state = this.addon.tlsDetach(session);
+    if (state === null) return false;
+    this.session = undefined;
+    if (!isTls13Suite(state.suite)) {
+      // The addon only detaches suites the record layer knows; anything else is our bug.
+      state.readSecret.fill(0);
+      state.writeSecret.fill(0);
+      this.close();
+      this.emit({ kind: 'error', code: 'TLS_ERROR', message: `cannot go on with ${state.suite}` });
+      return false;
+    }
+    this.records = new Tls13RecordLayer({
+      suite: state.suite,
+      readSecret: state.readSecret,
+      writeSecret: state.writeSecret,
+      readSeq: state.readSeq,
+      writeSeq: state.writeSeq,
+    });
+    return true;
+  }
+
   close(): void {
+    this.records = undefined;
+    this.inbox = [];
     const session = this.session;
     if (session === undefined) return;
     this.session = undefined;
     this.pendingPlaintext = [];
     this.addon.tlsFree(session);
+  }
+
+  private get alive(): boolean {
+    return this.session !== undefined || this.records !== undefined;
+  }
+
+  private sendCompacted(records: Tls13RecordLayer, bytes: Uint8Array): void {
+    let sealed: Uint8Array;
+    try {
+      sealed = records.seal(bytes);
+    } catch (e) {
+      this.fail({ code: 'TLS_ERROR', message: (e as Error).message });
+      return;
+    }
+    this.deliver({ kind: 'ciphertext', bytes: sealed });
+  }
+
+  /** Opens records in arrival order, even when delivering one feeds us more. */
+  private receiveCompacted(bytes: Uint8Array): void {
+    this.inbox.push(bytes);
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      for (let next = this.inbox.shift(); next !== undefined; next = this.inbox.shift()) {
+        const records = this.records;
+        if (records === undefined) return;
+        const result = records.open(next);
+        for (const plaintext of result.plaintext)
+          this.deliver({ kind: 'plaintext', bytes: plaintext });
+        // A close_notify ends nothing on its own, as before compaction.
+        if (result.kind === 'error') {
+          if (result.alert !== undefined && this.records !== undefined) {
+            this.deliver({ kind: 'ciphertext', bytes: this.records.sealAlert(result.alert) });
+          }
+          this.fail({ code: result.code, message: result.message });
+          return;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
   }
 
   private pump(): void {
@@ -318,15 +424,18 @@ class NativeTlsEngine implements TlsEngine {
   }
 
   private deliver(event: TlsEvent): void {
-    if (this.session !== undefined) this.emit(event);
+    if (this.alive) this.emit(event);
   }
 
   /** Emits the error (OpenSSL's reason unless given one), frees the SSL, and goes quiet. */
   private fail(why?: { code: string; message: string }): void {
+    if (!this.alive) return;
     const session = this.session;
-    if (session === undefined) return;
     const reason = why ??
-      this.addon.tlsError(session) ?? { code: 'TLS_ERROR', message: 'the TLS session failed' };
+      (session !== undefined ? this.addon.tlsError(session) : null) ?? {
+        code: 'TLS_ERROR',
+        message: 'the TLS session failed',
+      };
     this.close();
     this.emit({ kind: 'error', code: reason.code, message: reason.message });
   }

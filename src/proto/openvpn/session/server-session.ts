@@ -301,6 +301,8 @@ export class ServerSession extends SessionCore<
           this.closeNow('tls-error', 'the username changed on renegotiation');
         } else if (this.dataParams !== undefined) {
           this.activateKey(state, now);
+          // A renegotiated key exports nothing more once its data keys are out (see above).
+          state.tls.compact?.();
         }
         return;
       case 'control-message':
@@ -408,6 +410,12 @@ export class ServerSession extends SessionCore<
       this.sendControlMessage(text);
     }
     this.lastPushAt = now;
+    // Once a key is active its data keys (and, for key 0, the dynamic tls-crypt key) have been
+    // exported, and what remains on its TLS session is a few small control messages: let the
+    // engine free what it no longer needs (an idle session's biggest cost). A PUSH_REPLY held
+    // by a key still negotiating must not: its data keys are yet to be exported.
+    const key = this.controlKey();
+    if (key?.phase === 'active') key.tls.compact?.();
   }
 
   /** The gateway's config plus what this session negotiated (push.c prepare_push_reply). */

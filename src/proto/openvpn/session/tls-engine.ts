@@ -46,6 +46,15 @@ export interface TlsEngine {
   sendPlaintext(bytes: Uint8Array): void;
   /** RFC 5705 exporter without context; only after `handshake-done`. */
   exportKeyingMaterial(length: number, label: string): Uint8Array;
+  /**
+   * Optional: gives back the memory an established session no longer needs (the OpenSSL engine
+   * frees its SSL and carries on with its own TLS 1.3 record layer). Call it only once every
+   * `exportKeyingMaterial` this session will need has been made: afterwards that throws
+   * TLS_NOT_READY. Sending and receiving, and their events, go on as before. Returns false,
+   * changing nothing, when the engine cannot (TLS 1.2, bytes in flight, a post-handshake
+   * message seen); true once compacted.
+   */
+  compact?(): boolean;
   /** Ends the session; no events are emitted afterwards. */
   close(): void;
 }
