@@ -25,6 +25,8 @@ export interface LeasedAddresses {
 type Family = 4 | 6;
 
 const FAMILIES: readonly Family[] = [4, 6];
+/** Session ids per UPDATE: well under SQLite's limit on bound parameters. */
+const RELEASES_PER_UPDATE = 500;
 
 /** One spelling per address (IPv6 has many), so the primary key means what it should. */
 export function canonicalAddress(address: string): string {
@@ -111,6 +113,7 @@ export async function setStaticAddresses(
 export class LeaseStore {
   readonly #db: Db;
   readonly #pools: Record<Family, LeaseCursor>;
+  #releasing: { sessions: string[]; done: Promise<void> } | undefined;
 
   constructor(db: Db, pools: LeasePools) {
     this.#db = db;
@@ -158,13 +161,38 @@ export class LeaseStore {
     });
   }
 
-  /** The session ended: its addresses go idle, still remembered as its user's. */
-  async release(session: string, now: Date): Promise<void> {
-    await this.#db
-      .updateTable('leases')
-      .set({ session_id: null, updated_at: iso(now) })
-      .where('session_id', '=', session)
-      .execute();
+  /**
+   * The session ended: its addresses go idle, still remembered as its user's. Releases of the
+   * same turn of the event loop share one statement (a gateway stopping 10,000 sessions).
+   */
+  release(session: string, now: Date): Promise<void> {
+    if (this.#releasing) {
+      this.#releasing.sessions.push(session);
+      return this.#releasing.done;
+    }
+    const batch = {
+      sessions: [session],
+      done: new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          this.#releasing = undefined;
+          this.#releaseAll(batch.sessions, now).then(resolve, reject);
+        });
+      }),
+    };
+    this.#releasing = batch;
+    return batch.done;
+  }
+
+  async #releaseAll(sessions: string[], now: Date): Promise<void> {
+    await this.#db.transaction().execute(async (tx) => {
+      for (let at = 0; at < sessions.length; at += RELEASES_PER_UPDATE) {
+        await tx
+          .updateTable('leases')
+          .set({ session_id: null, updated_at: iso(now) })
+          .where('session_id', 'in', sessions.slice(at, at + RELEASES_PER_UPDATE))
+          .execute();
+      }
+    });
   }
 
   /** Addresses held by live sessions, for a family. */

@@ -1,5 +1,7 @@
 // Audit records: who did what, from where, with what result. Written once, never updated.
+import type { Insertable } from 'kysely';
 import type { Db } from './open.js';
+import type { AuditTable } from './schema.js';
 import { iso } from './time.js';
 
 export type AuditEvent =
@@ -24,19 +26,72 @@ export interface NewAudit {
   detail?: Record<string, unknown>;
 }
 
-export async function writeAudit(db: Db, rec: NewAudit, now: Date): Promise<void> {
-  await db
-    .insertInto('audit')
-    .values({
-      time: iso(now),
-      event: rec.event,
-      user_name: rec.user ?? null,
-      remote: rec.remote ?? null,
-      result: rec.result,
-      reason: rec.reason ?? null,
-      detail: rec.detail ? JSON.stringify(rec.detail) : null,
-    })
-    .execute();
+type AuditRow = Insertable<AuditTable>;
+
+/** Rows per INSERT: 7 parameters each, well under SQLite's limit on bound parameters. */
+const AUDIT_ROWS_PER_INSERT = 500;
+
+interface AuditQueue {
+  rows: AuditRow[];
+  written: Promise<void>;
+}
+
+/** Records waiting for the end of the current turn of the event loop, per store. */
+const queues = new WeakMap<Db, AuditQueue>();
+
+function auditRow(rec: NewAudit, now: Date): AuditRow {
+  return {
+    time: iso(now),
+    event: rec.event,
+    user_name: rec.user ?? null,
+    remote: rec.remote ?? null,
+    result: rec.result,
+    reason: rec.reason ?? null,
+    detail: rec.detail ? JSON.stringify(rec.detail) : null,
+  };
+}
+
+/**
+ * Appends an audit record; resolves once it is committed. Records written in the same turn of
+ * the event loop share one transaction (a gateway stopping 10,000 sessions writes 10,000 at
+ * once), in the order they were written. Inside a caller's transaction the record is part of it.
+ */
+export function writeAudit(db: Db, rec: NewAudit, now: Date): Promise<void> {
+  const row = auditRow(rec, now);
+  if (db.isTransaction) {
+    return db
+      .insertInto('audit')
+      .values(row)
+      .execute()
+      .then(() => undefined);
+  }
+  const queued = queues.get(db);
+  if (queued) {
+    queued.rows.push(row);
+    return queued.written;
+  }
+  const queue: AuditQueue = {
+    rows: [row],
+    written: new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        queues.delete(db);
+        insertAll(db, queue.rows).then(resolve, reject);
+      });
+    }),
+  };
+  queues.set(db, queue);
+  return queue.written;
+}
+
+async function insertAll(db: Db, rows: AuditRow[]): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    for (let at = 0; at < rows.length; at += AUDIT_ROWS_PER_INSERT) {
+      await tx
+        .insertInto('audit')
+        .values(rows.slice(at, at + AUDIT_ROWS_PER_INSERT))
+        .execute();
+    }
+  });
 }
 
 export async function listAudit(
