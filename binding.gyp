@@ -17,6 +17,7 @@
         'native/ovpn_peers.c',
         'native/ovpn_policy.c',
         'native/ovpn_rx.c',
+        'native/ovpn_tcp.c',
         'native/ovpn_tun.c',
         'native/ovpn_tx.c',
         'native/tun.c',

@@ -32,6 +32,9 @@ const char *const ovpn_drop_names[OVPN_DROP_COUNT] = {
     [OVPN_DROP_UDP_SEND] = "udp-send",
     [OVPN_DROP_JS_QUEUE_FULL] = "js-queue-full",
     [OVPN_DROP_BAD_OFFLOAD] = "bad-offload",
+    [OVPN_DROP_TCP_OVERFLOW] = "tcp-overflow",
+    [OVPN_DROP_TCP_FRAMING] = "tcp-framing",
+    [OVPN_DROP_TCP_SEND] = "tcp-send",
 };
 
 /* Names as OpenVPN's --data-ciphers spells them; OpenSSL's fetch is case-insensitive. */

@@ -8,6 +8,9 @@
  *              source check -> write to TUN. Other OpenVPN opcodes and unknown peer ids -> JS.
  *   TX thread (ovpn_tx.c): read TUN (up to 64) -> inner destination -> peer -> AEAD seal in
  *              place with the primary key -> sendmmsg. Packets for no native peer -> JS.
+ *   TCP thread (ovpn_tcp.c, started with the first TCP peer): OpenVPN-over-TCP streams JS
+ *              handed over; the same open/accept as RX; TX frames a TCP peer's packets into
+ *              its stream's buffer instead of a datagram.
  *
  * Offloads (optional, on by default from TypeScript): the TUN fd has IFF_VNET_HDR and TSO, so
  * TX reads TCP super-packets of up to 64 KiB, cuts them itself and sends each as one UDP GSO
@@ -48,6 +51,8 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
     [STAT_FLOATS] = "floats",
     [STAT_RX_GRO_DATAGRAMS] = "rxGroDatagrams", [STAT_RX_TUN_WRITES] = "rxTunWrites",
     [STAT_TX_SUPER_PACKETS] = "txSuperPackets", [STAT_TX_SEGMENTS] = "txSegments",
+    [STAT_TCP_RX_PACKETS] = "tcpRxPackets",     [STAT_TCP_READS] = "tcpReads",
+    [STAT_TCP_TX_PACKETS] = "tcpTxPackets",     [STAT_TCP_WRITES] = "tcpWrites",
 };
 
 /* ---------------------------------------------------------------- life cycle */
@@ -55,6 +60,7 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
 static void free_dp(dp *d) {
   pthread_rwlock_destroy(&d->lock);
   pthread_mutex_destroy(&d->queue_lock);
+  pthread_mutex_destroy(&d->tcp_lock);
   free(d);
 }
 
@@ -78,6 +84,7 @@ static void shutdown_dp(dp *d) {
   if (d->rx_started) pthread_join(d->rx_thread, NULL);
   if (d->tx_started) pthread_join(d->tx_thread, NULL);
   d->rx_started = d->tx_started = false;
+  dp_tcp_shutdown(d);
   if (d->udp_fd >= 0) close(d->udp_fd);
   if (d->wake_fd >= 0) close(d->wake_fd);
   d->udp_fd = d->wake_fd = -1;
@@ -141,6 +148,10 @@ static dp *get_dp(napi_env env, napi_callback_info info, size_t *argc, napi_valu
   return d;
 }
 
+dp *dp_from_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  return get_dp(env, info, argc, argv);
+}
+
 static bool get_u32(napi_env env, napi_value v, uint32_t max, uint32_t *out, const char *what) {
   napi_valuetype type;
   double n = -1;
@@ -154,6 +165,10 @@ static bool get_u32(napi_env env, napi_value v, uint32_t max, uint32_t *out, con
   }
   *out = (uint32_t)n;
   return true;
+}
+
+bool dp_get_u32(napi_env env, napi_value v, uint32_t max, uint32_t *out, const char *what) {
+  return get_u32(env, v, max, out, what);
 }
 
 #define DP_ADDRESS_TEXT_MAX 64
@@ -266,8 +281,18 @@ static napi_value dp_add_peer(napi_env env, napi_callback_info info) {
 
   pthread_rwlock_wrlock(&d->lock);
   dp_peer *old = dp_unlink_peer(d, id);
+  /* A stream attached under this id (tcpAttach) makes it a TCP peer (the remote is unused);
+   * a peer added again keeps its stream unless a new one was attached. */
+  dp_tcp *replaced = NULL;
+  p->tcp = dp_tcp_claim(d, id);
+  if (old != NULL) {
+    if (p->tcp == NULL) p->tcp = old->tcp;
+    else replaced = old->tcp;
+    old->tcp = NULL;
+  }
   bool routed = dp_insert_peer(d, p);
   pthread_rwlock_unlock(&d->lock);
+  if (replaced != NULL) dp_tcp_retire(d, replaced);
   if (old != NULL) dp_free_peer(old);
   if (!routed) return pst_throw_errno(env, "malloc", ENOMEM);
   return NULL;
@@ -282,7 +307,11 @@ static napi_value dp_remove_peer(napi_env env, napi_callback_info info) {
   if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
   pthread_rwlock_wrlock(&d->lock);
   dp_peer *p = dp_unlink_peer(d, id);
+  /* Its stream (or one attached but never made a peer's) is closed by the TCP thread. */
+  dp_tcp *stream = p != NULL ? p->tcp : dp_tcp_claim(d, id);
+  if (p != NULL) p->tcp = NULL;
   pthread_rwlock_unlock(&d->lock);
+  if (stream != NULL) dp_tcp_retire(d, stream);
   if (p != NULL) dp_free_peer(p);
   return make_bool(env, p != NULL);
 }
@@ -462,6 +491,13 @@ static napi_value dp_send_ping(napi_env env, napi_callback_info info) {
     memcpy(packet + overhead, OVPN_PING_MAGIC, OVPN_PING_SIZE);
     total = ovpn_seal(&k->seal, (uint8_t)p->primary, p->send_peer_id,
                       (uint32_t)k->next_packet_id, packet, OVPN_PING_SIZE);
+    if (total > 0 && p->tcp != NULL) {
+      k->next_packet_id++;
+      owned_set(&p->last_tx_ms, dp_now_ms());
+      bool sent = dp_tcp_send_packet(d, p->tcp, packet, total);
+      pthread_rwlock_unlock(&d->lock);
+      return make_bool(env, sent);
+    }
     if (total > 0) {
       k->next_packet_id++;
       to = p->remote;
@@ -796,6 +832,7 @@ static napi_value dp_construct(napi_env env, napi_callback_info info) {
   pthread_rwlock_init(&d->lock, &attr);
   pthread_rwlockattr_destroy(&attr);
   pthread_mutex_init(&d->queue_lock, NULL);
+  dp_tcp_init(d);
   uint32_t bound_port = 0;
   d->udp_fd = d->peers && d->routes
                   ? open_socket(env, address, port, offload, &d->family, &bound_port)
@@ -870,6 +907,10 @@ napi_status ovpn_dp_register(napi_env env, napi_value exports) {
       {"stats", NULL, dp_stats, NULL, NULL, NULL, napi_default_method, NULL},
       {"sendControl", NULL, dp_send_control, NULL, NULL, NULL, napi_default_method, NULL},
       {"tunWrite", NULL, dp_tun_write, NULL, NULL, NULL, napi_default_method, NULL},
+      {"tcpAttach", NULL, dp_tcp_attach_js, NULL, NULL, NULL, napi_default_method, NULL},
+      {"tcpStart", NULL, dp_tcp_start_js, NULL, NULL, NULL, napi_default_method, NULL},
+      {"tcpSend", NULL, dp_tcp_send_js, NULL, NULL, NULL, napi_default_method, NULL},
+      {"clearKeys", NULL, dp_clear_keys_js, NULL, NULL, NULL, napi_default_method, NULL},
       {"close", NULL, dp_close, NULL, NULL, NULL, napi_default_method, NULL},
   };
   napi_value constructor;

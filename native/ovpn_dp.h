@@ -66,6 +66,9 @@ typedef enum {
   OVPN_DROP_UDP_SEND,         /* sendmmsg/sendto refused a packet */
   OVPN_DROP_JS_QUEUE_FULL,    /* JS is not keeping up: control/unrouted packets dropped */
   OVPN_DROP_BAD_OFFLOAD,      /* a TUN read with a malformed or unsupported virtio_net_hdr */
+  OVPN_DROP_TCP_OVERFLOW,     /* a TCP peer's output buffer is full (the peer reads too slowly) */
+  OVPN_DROP_TCP_FRAMING,      /* a TCP stream's length prefix is 0 or too long: stream closed */
+  OVPN_DROP_TCP_SEND,         /* the kernel refused a TCP peer's stream (reset, closed) */
   OVPN_DROP_COUNT
 } ovpn_drop;
 

@@ -5,6 +5,8 @@
  *   ovpn_handoff.c  batches of records for JS (control packets, unrouted packets, events)
  *   ovpn_rx.c       the RX thread: UDP -> open -> TUN
  *   ovpn_tx.c       the TX thread: TUN -> seal -> UDP
+ *   ovpn_tcp.c      TCP peers: streams handed over by JS, a thread of their own (read -> open
+ *                   -> TUN), framed per-peer output buffers the TX thread and JS write into
  *   ovpn_dp.c       life cycle and the N-API class JS configures it with
  * See ovpn_dp.c for the design (threads, locking, hand-off).
  */
@@ -85,8 +87,17 @@
 
 extern const uint8_t OVPN_PING_MAGIC[OVPN_PING_SIZE];
 
-enum { EVENT_CONTROL = 0, EVENT_UNROUTED = 1, EVENT_FLOAT = 2, EVENT_ERROR = 3 };
-enum { THREAD_RX = 0, THREAD_TX = 1 };
+/* EVENT_TCP_CONTROL: a non-data packet from a TCP peer's stream (value: peer id);
+ * EVENT_TCP_CLOSED: a TCP peer's stream ended (value: peer id, port: errno or 0 for EOF). */
+enum {
+  EVENT_CONTROL = 0,
+  EVENT_UNROUTED = 1,
+  EVENT_FLOAT = 2,
+  EVENT_ERROR = 3,
+  EVENT_TCP_CONTROL = 4,
+  EVENT_TCP_CLOSED = 5
+};
+enum { THREAD_RX = 0, THREAD_TX = 1, THREAD_TCP = 2 };
 
 enum {
   STAT_RX_DATAGRAMS,
@@ -104,6 +115,10 @@ enum {
   STAT_RX_TUN_WRITES,
   STAT_TX_SUPER_PACKETS,
   STAT_TX_SEGMENTS,
+  STAT_TCP_RX_PACKETS,
+  STAT_TCP_READS,
+  STAT_TCP_TX_PACKETS,
+  STAT_TCP_WRITES,
   STAT_COUNT
 };
 
@@ -157,8 +172,13 @@ typedef struct {
   uint8_t dst[16];
 } dp_flow;
 
+typedef struct dp_tcp dp_tcp;
+
 typedef struct dp_peer {
   struct dp_peer *next; /* by-id hash chain */
+  /* A TCP peer: its packets go to and come from this stream, never the UDP socket. Set when
+   * the peer is added (from a stream attached before it), cleared under the write lock. */
+  dp_tcp *tcp;
   uint32_t id;
   int32_t send_peer_id;
   bool upstream;
@@ -236,6 +256,17 @@ typedef struct dp {
   pthread_mutex_t queue_lock;
   dp_batch *queue_head, *queue_tail;
   size_t queue_bytes;
+
+  /* TCP peers (ovpn_tcp.c): their thread, its epoll set and wake-up eventfd, and the streams
+   * handed to it: attached (not yet a peer's), to start reading, and to close. */
+  int tcp_epoll;
+  int tcp_wake_fd;
+  pthread_t tcp_thread;
+  bool tcp_started;
+  pthread_mutex_t tcp_lock;
+  dp_tcp *tcp_attached; /* JS thread only */
+  dp_tcp *tcp_starting; /* under tcp_lock */
+  dp_tcp *tcp_dead;     /* under tcp_lock */
 
   _Atomic uint64_t drops[OVPN_DROP_COUNT];
   _Atomic uint64_t stats[STAT_COUNT];
@@ -325,5 +356,43 @@ void dp_on_async(uv_async_t *handle);
 /* ovpn_rx.c, ovpn_tx.c: the worker threads' main functions (arg: the dp). */
 void *dp_rx_main(void *arg);
 void *dp_tx_main(void *arg);
+
+/* ovpn_rx.c, shared with ovpn_tcp.c (read lock held): a data packet of a known peer. open:
+ * key, header, replay, AEAD open in place; true with the plaintext when it authenticated.
+ * accept: liveness, ping, inner source, policy, counters; true when it goes to the TUN device.
+ * Drops are counted in `drops`. */
+bool dp_rx_open(dp_peer *peer, uint8_t *p, size_t len, uint64_t *drops, uint8_t **plain,
+                size_t *plain_len);
+bool dp_rx_accept(dp *d, dp_peer *peer, uint8_t *plain, size_t plain_len, uint64_t now,
+                  uint64_t *drops);
+
+/* ovpn_tcp.c. The TX thread's packets for TCP peers: queued by dp_tcp_queue (read lock held),
+ * written by dp_tcp_flush_touched before the lock is released. */
+#define DP_TCP_TOUCHED_MAX DP_BATCH
+typedef struct {
+  dp_tcp *touched[DP_TCP_TOUCHED_MAX];
+  int count;
+} dp_tcp_tx;
+void dp_tcp_queue(dp *d, dp_tcp_tx *t, dp_tcp *c, const uint8_t *data, size_t len, size_t gso,
+                  uint64_t *drops);
+void dp_tcp_flush_touched(dp *d, dp_tcp_tx *t);
+/* Seals are done by the caller; this frames one packet and sends it (JS thread, pings). */
+bool dp_tcp_send_packet(dp *d, dp_tcp *c, const uint8_t *bytes, size_t len);
+/* The peer's stream at addPeer (write lock held): the one attached under that id, if any. */
+dp_tcp *dp_tcp_claim(dp *d, uint32_t peer_id);
+/* The peer went away (write lock released): its stream is flushed and closed by the thread. */
+void dp_tcp_retire(dp *d, dp_tcp *c);
+/* Frees a stream at once (threads stopped). */
+void dp_tcp_free(dp_tcp *c);
+void dp_tcp_init(dp *d);
+/* Joins the TCP thread and frees every stream not owned by a peer. */
+void dp_tcp_shutdown(dp *d);
+napi_value dp_tcp_attach_js(napi_env env, napi_callback_info info);
+napi_value dp_tcp_start_js(napi_env env, napi_callback_info info);
+napi_value dp_tcp_send_js(napi_env env, napi_callback_info info);
+napi_value dp_clear_keys_js(napi_env env, napi_callback_info info);
+/* ovpn_dp.c: `this` of a method, NULL (and a JS exception) if closed; a u32 argument. */
+dp *dp_from_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);
+bool dp_get_u32(napi_env env, napi_value v, uint32_t max, uint32_t *out, const char *what);
 
 #endif

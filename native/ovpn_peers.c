@@ -303,6 +303,8 @@ void dp_free_key(dp_key *k) {
 }
 
 void dp_free_peer(dp_peer *p) {
+  /* Only with the threads stopped does a peer still hold its stream (dp_tcp_retire otherwise). */
+  if (p->tcp != NULL) dp_tcp_free(p->tcp);
   for (int i = 0; i < OVPN_KEY_IDS; i++) dp_free_key(p->keys[i]);
   free(p->policy);
   pthread_spin_destroy(&p->remote_lock);

@@ -44,6 +44,45 @@ static void rx_deliver(dp *d, rx_state *s, uint8_t *plain, size_t len) {
   (void)d;
 }
 
+bool dp_rx_open(dp_peer *peer, uint8_t *p, size_t len, uint64_t *drops, uint8_t **plain,
+                size_t *plain_len) {
+  dp_key *key = peer->keys[p[0] & OVPN_KEY_ID_MASK];
+  if (key == NULL) {
+    drops[OVPN_DROP_NO_KEY]++;
+    return false;
+  }
+  ovpn_data_header h;
+  int reason = ovpn_parse_data(p, len, &h);
+  if (reason < 0) reason = ovpn_open(&key->open, &key->replay, p, len, &h, plain, plain_len);
+  if (reason >= 0) {
+    drops[reason]++;
+    return false;
+  }
+  return true;
+}
+
+bool dp_rx_accept(dp *d, dp_peer *peer, uint8_t *plain, size_t plain_len, uint64_t now,
+                  uint64_t *drops) {
+  owned_set(&peer->last_rx_ms, now);
+  if (plain_len == OVPN_PING_SIZE && memcmp(plain, OVPN_PING_MAGIC, OVPN_PING_SIZE) == 0) {
+    counter_add(&d->stats[STAT_RX_PINGS], 1);
+    return false;
+  }
+  dp_inner source;
+  if (!dp_packet_address(plain, plain_len, true, &source)) {
+    drops[OVPN_DROP_NOT_IP]++;
+    return false;
+  }
+  if (!peer->upstream && !dp_peer_owns(peer, &source)) {
+    drops[OVPN_DROP_SPOOFED_SOURCE]++;
+    return false;
+  }
+  if (peer->policy != NULL && !dp_policy_admits(peer, plain, plain_len)) return false;
+  owned_add(&peer->bytes_in, plain_len);
+  owned_add(&peer->packets_in, 1);
+  return true;
+}
+
 /* One datagram (a whole message, or one piece of a UDP GRO message). */
 static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_sockaddr *from,
                         const dp_sockaddr *local, uint64_t now) {
@@ -60,6 +99,8 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
   if (opcode == OVPN_OP_DATA_V2 && len >= OVPN_OPCODE_SIZE + OVPN_PEER_ID_SIZE) {
     uint32_t peer_id = ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
     peer = dp_find_peer(d, peer_id);
+    /* A TCP peer's packets come on its stream only (ovpn_tcp.c owns its receive state). */
+    if (peer != NULL && peer->tcp != NULL) peer = NULL;
   }
   if (peer == NULL) {
     /* Control channel, DATA_V1, or a peer id JS may know (TCP or reference-path peers). */
@@ -68,20 +109,9 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
     }
     return;
   }
-  dp_key *key = peer->keys[p[0] & OVPN_KEY_ID_MASK];
-  if (key == NULL) {
-    s->drops[OVPN_DROP_NO_KEY]++;
-    return;
-  }
-  ovpn_data_header h;
-  int reason = ovpn_parse_data(p, len, &h);
   uint8_t *plain = NULL;
   size_t plain_len = 0;
-  if (reason < 0) reason = ovpn_open(&key->open, &key->replay, p, len, &h, &plain, &plain_len);
-  if (reason >= 0) {
-    s->drops[reason]++;
-    return;
-  }
+  if (!dp_rx_open(peer, p, len, s->drops, &plain, &plain_len)) return;
   /* Authenticated and fresh: a new source address is the same peer, moved (NAT rebinding,
    * roaming). Only the RX thread writes the remote concurrently with TX reading it. */
   bool moved = !dp_sockaddr_equal(&peer->remote, from);
@@ -98,24 +128,7 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
     dp_append_record(d, &s->floats, EVENT_FLOAT, peer->id, from, local, NULL, 0);
     counter_add(&d->stats[STAT_FLOATS], 1);
   }
-  owned_set(&peer->last_rx_ms, now);
-  if (plain_len == OVPN_PING_SIZE && memcmp(plain, OVPN_PING_MAGIC, OVPN_PING_SIZE) == 0) {
-    counter_add(&d->stats[STAT_RX_PINGS], 1);
-    return;
-  }
-  dp_inner source;
-  if (!dp_packet_address(plain, plain_len, true, &source)) {
-    s->drops[OVPN_DROP_NOT_IP]++;
-    return;
-  }
-  if (!peer->upstream && !dp_peer_owns(peer, &source)) {
-    s->drops[OVPN_DROP_SPOOFED_SOURCE]++;
-    return;
-  }
-  if (peer->policy != NULL && !dp_policy_admits(peer, plain, plain_len)) return;
-  owned_add(&peer->bytes_in, plain_len);
-  owned_add(&peer->packets_in, 1);
-  rx_deliver(d, s, plain, plain_len);
+  if (dp_rx_accept(d, peer, plain, plain_len, now, s->drops)) rx_deliver(d, s, plain, plain_len);
 }
 
 /* The segment size of a UDP GRO message, 0 if the kernel did not coalesce it. */

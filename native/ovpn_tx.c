@@ -27,6 +27,7 @@ typedef struct {
   uint64_t drops[OVPN_DROP_COUNT];
   uint64_t super_packets, segments_made;
   dp_batch *unrouted;
+  dp_tcp_tx tcp; /* TCP peers written to in this batch */
 } tx_state;
 
 /* Queues `len` bytes at `data` to the peer's current remote, from its local address when
@@ -34,6 +35,11 @@ typedef struct {
  * shorter). Control data: the UDP_SEGMENT message (if any) first, then the pktinfo. */
 static void tx_queue(dp *d, tx_state *s, dp_peer *peer, uint8_t *data, size_t len,
                      uint16_t gso) {
+  if (peer->tcp != NULL) {
+    /* A TCP peer: framed into its stream's buffer, written before the batch ends. */
+    dp_tcp_queue(d, &s->tcp, peer->tcp, data, len, gso, s->drops);
+    return;
+  }
   int m = s->count++;
   pthread_spin_lock(&peer->remote_lock);
   s->to[m] = peer->remote;
@@ -354,6 +360,8 @@ void *dp_tx_main(void *arg) {
         s->drops[OVPN_DROP_BAD_OFFLOAD]++;
       }
     }
+    /* TCP streams are written with the peers still locked in (they cannot go meanwhile). */
+    dp_tcp_flush_touched(d, &s->tcp);
     pthread_rwlock_unlock(&d->lock);
     int sent = s->count > 0 ? tx_send(d, s) : 0;
     dp_flush_batch(d, &s->unrouted);

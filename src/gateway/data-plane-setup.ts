@@ -66,11 +66,20 @@ export async function openGatewayDataPlane(config: Config, log: Logger): Promise
       log.error({ event: 'dataplane', thread, errno }, 'native data path error'),
     );
     log.info(
-      { event: 'dataplane', kind: 'native', offload: native.offload, port: native.port },
+      {
+        event: 'dataplane',
+        kind: 'native',
+        offload: native.offload,
+        port: native.port,
+        tcp: process.env.POSTERN_NATIVE_TCP !== '0',
+      },
       'native fast path on',
     );
     return {
-      dataPath: new GatewayDataPath(reference, native),
+      // POSTERN_NATIVE_TCP=0 keeps TCP clients on the TypeScript path (UDP stays native).
+      dataPath: new GatewayDataPath(reference, native, {
+        nativeTcp: process.env.POSTERN_NATIVE_TCP !== '0',
+      }),
       nativeListener: { address: udp.address, port: native.port },
       close: () => native.close(),
     };

@@ -16,6 +16,8 @@ export interface SessionInfo {
   rekeys: number;
   /** Packets from the client its policy dropped. */
   policyDrops?: number;
+  /** OpenVPN: the data path carrying the session, the native fast path or the TypeScript one. */
+  dataPath?: 'native' | 'reference';
 }
 
 export interface LiveSession {

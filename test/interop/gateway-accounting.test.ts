@@ -82,6 +82,7 @@ describe('accounting: store, RADIUS, SIEM export, SIGKILL', { skip }, () => {
       clients: [{ address: lab.addr.gw.office.v4, secret: SECRET }],
       users: [
         { name: 'meter', password: 'meter-password' },
+        { name: 'meter-tcp', password: 'meter-tcp-password' },
         { name: 'crash', password: 'crash-password' },
         { name: 'kicked', password: 'kicked-password' },
       ],
@@ -104,13 +105,18 @@ describe('accounting: store, RADIUS, SIEM export, SIGKILL', { skip }, () => {
     await lab?.destroy();
   });
 
-  async function connect(user: string, password: string): Promise<{ tun: string }> {
+  async function connect(
+    user: string,
+    password: string,
+    proto: 'udp' | 'tcp' = 'udp',
+  ): Promise<{ tun: string }> {
     const profile = await gw.addUser(user, { password });
     writeFileSync(
       profile,
       readFileSync(profile, 'utf8')
         .split('\n')
-        .filter((l) => !(l.startsWith('remote ') && l.endsWith(' tcp')))
+        .filter((l) => !l.startsWith('remote ') || l.endsWith(` ${proto}`))
+        .filter((l) => proto === 'udp' || !l.startsWith('explicit-exit-notify'))
         .join('\n'),
     );
     const creds = join(lab.tmpDir, `${user}.pass`);
@@ -233,6 +239,37 @@ describe('accounting: store, RADIUS, SIEM export, SIGKILL', { skip }, () => {
       'RADIUS input',
     );
     assert.equal(stop['Acct-Terminate-Cause'], 'User-Request');
+  });
+
+  it('a TCP client on the native path: its bytes are counted within 1% too', async () => {
+    for (const c of clients.splice(0)) await c.stop();
+    const before = new Date(Date.now() - 1000).toISOString();
+    const { tun } = await connect('meter-tcp', 'meter-tcp-password', 'tcp');
+    const r = await gw.cli(['sessions', '--json']);
+    const session = (
+      JSON.parse(r.stdout) as { id: string; user: string; protocol: string; dataPath?: string }[]
+    ).find((x) => x.user === 'meter-tcp');
+    assert.ok(session, r.stdout);
+    assert.equal(session.protocol, 'openvpn-tcp');
+    assert.equal(session.dataPath, 'native');
+    await transfer();
+    const truth = await tunTotals(tun);
+    assert.ok(truth.rx > TRANSFER, `the client received ${truth.rx} inner bytes`);
+    const live = await until('an interim update with the transfer in it', async () => {
+      const row = (await accounting()).find((x) => x.session === session.id);
+      return row && row.bytesOut >= truth.rx * 0.99 && row.bytesIn >= truth.tx * 0.99
+        ? row
+        : undefined;
+    });
+    within1pct(live.bytesOut, truth.rx, 'interim bytes out');
+    within1pct(live.bytesIn, truth.tx, 'interim bytes in');
+    await clients.pop()?.stop();
+    const final = await until('the final accounting record', async () => {
+      const row = (await accounting(['--since', before])).find((x) => x.session === session.id);
+      return row?.stop ? row : undefined;
+    });
+    within1pct(final.bytesOut, truth.rx, 'final bytes out');
+    within1pct(final.bytesIn, truth.tx, 'final bytes in');
   });
 
   it('a kick is audited, closes the accounting record and tells RADIUS Admin-Reset', async () => {

@@ -21,6 +21,7 @@ interface Session {
   user: string;
   rekeys: number;
   remote: string;
+  dataPath?: string;
 }
 
 describe('rekey, float and proxies', { skip: root ? false : 'needs root' }, () => {
@@ -96,6 +97,40 @@ describe('rekey, float and proxies', { skip: root ? false : 'needs root' }, () =
     });
   });
 
+  describe('a TCP client (native data path)', () => {
+    let client: OpenvpnClient;
+    before(async () => {
+      const profile = await gw.addUser('tess');
+      keepRemotes(profile, 'tcp');
+      client = startOpenvpnClient(lab, 'laptop', profile);
+      await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
+    });
+    after(async () => {
+      await client?.stop();
+    });
+
+    it('postern rekey and the reneg-sec timer during a transfer: the transfer completes intact', async () => {
+      const s0 = await sessionOf('tess');
+      assert.equal(s0.dataPath, 'native', 'the stream was handed to the native path');
+      const server = await lab.httpServer('office', { port: 8091, bytes: 32 << 20 });
+      const download = lab.download('laptop', server.url(), { timeoutMs: 120_000 });
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        const r = await gw.cli(['rekey', s0.id]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const got = await download;
+      await server.stop();
+      assert.equal(got.sha256, server.sha256);
+      const pinged = await lab.ping('laptop', lab.addr.office.v4, { count: 10, timeoutSec: 2 });
+      assert.equal(pinged.received, 10, 'no packet lost across renegotiations');
+      const s1 = await sessionOf('tess');
+      assert.equal(s1.id, s0.id, 'same session');
+      assert.ok(s1.rekeys >= 3, `rekeys ${s1.rekeys}`);
+      assert.equal(s1.dataPath, 'native');
+    });
+  });
+
   it('a TCP client through an HTTP proxy (tinyproxy on the inet router)', async () => {
     const tmp = tempDir();
     const conf = join(tmp.path, 'tinyproxy.conf');
@@ -132,6 +167,7 @@ describe('rekey, float and proxies', { skip: root ? false : 'needs root' }, () =
       assert.equal(p.received, 3);
       const s = await sessionOf('dave');
       assert.match(s.remote, /^203\.0\.113\.1:/, 'the gateway sees the proxy, not the laptop');
+      assert.equal(s.dataPath, 'native', 'through a proxy too, the stream is handed over');
     } finally {
       await client.stop();
       proxy.kill('SIGTERM');

@@ -69,9 +69,13 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
         assert.equal(got.status, 200);
         assert.equal(got.bytes, 8 << 20);
         assert.equal(got.sha256, server.sha256);
+        // Payload bytes on the wire (the native TCP path writes big segments: count bytes).
+        const wireBytes = [
+          ...seen.text.matchAll(/^\d{2}:\d{2}:\d{2}\.\d+ .*length (\d+)/gm),
+        ].reduce((n, m) => n + Number(m[1]), 0);
         assert.ok(
-          seen.packets > 1000,
-          `the transfer crossed the inet link (${seen.packets} packets)`,
+          seen.packets > 100 && wireBytes > 8 << 20,
+          `the transfer crossed the inet link (${seen.packets} packets, ${wireBytes} bytes)`,
         );
         assert.doesNotMatch(
           seen.text,
@@ -79,6 +83,20 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
           'no HTTP header crosses the wire in clear',
         );
       });
+
+      if (proto === 'tcp') {
+        it('TCP data goes through the native fast path', async () => {
+          const status = JSON.parse((await gw.cli(['status', '--json'])).stdout) as {
+            listeners: { kind: string; address: string }[];
+          };
+          assert.ok(
+            status.listeners.some(
+              (l) => l.kind === 'openvpn-tcp' && l.address.endsWith('(native)'),
+            ),
+            JSON.stringify(status.listeners),
+          );
+        });
+      }
 
       if (proto === 'udp') {
         it('UDP data goes through the native fast path', async () => {
@@ -106,15 +124,43 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
           bytesOut: number;
           address4: string;
           address6: string;
+          dataPath: string;
         }[];
         const mine = list.find((s) => s.user === user);
         assert.ok(mine, r.stdout);
         assert.equal(mine.protocol, `openvpn-${proto}`);
+        // UDP and TCP alike: the session's packets are on the native fast path.
+        assert.equal(mine.dataPath, 'native');
         assert.equal(mine.cipher, 'AES-256-GCM');
         assert.match(mine.address4, /^100\.64\.0\.\d+$/);
         assert.match(mine.address6, /^fd00:64::/);
         assert.ok(mine.bytesOut > 8 << 20, `bytes out ${mine.bytesOut}`);
       });
+
+      if (proto === 'tcp') {
+        it('postern kick reaches the client over the handed-over stream', async () => {
+          const list = JSON.parse((await gw.cli(['sessions', '--json'])).stdout) as {
+            id: string;
+            user: string;
+            dataPath?: string;
+          }[];
+          const s = list.find((x) => x.user === user);
+          assert.ok(s);
+          const kick = await gw.cli(['kick', s.id]);
+          assert.equal(kick.code, 0, kick.stderr);
+          // RESTART: the client says why, reconnects, and is a new session on the native path.
+          await client.log.waitFor(/server-pushed-connection-reset/, 15_000);
+          const deadline = Date.now() + 45_000;
+          let again: { id: string; dataPath?: string } | undefined;
+          while (Date.now() < deadline && !again?.dataPath) {
+            await new Promise((r) => setTimeout(r, 500));
+            const now = JSON.parse((await gw.cli(['sessions', '--json'])).stdout) as typeof list;
+            again = now.find((x) => x.user === user && x.id !== s.id);
+          }
+          assert.ok(again, 'the client came back as a new session');
+          assert.equal(again.dataPath, 'native');
+        });
+      }
     });
   }
 });

@@ -38,7 +38,7 @@ openvpn:                            # SSL VPN, wire-compatible with OpenVPN 2.6 
     - { proto: tcp, address: "::", port: 443 }
   data-ciphers: [AES-256-GCM, AES-128-GCM, CHACHA20-POLY1305]   # preference order; AEAD only
   tls-crypt: v2                     # v2: a key per client profile; v1: one shared key
-  dataplane: native                 # native: the C fast path for UDP; reference: TypeScript only
+  dataplane: native                 # native: the C fast path (UDP and TCP); reference: TypeScript only
   port-share: null                  # HOST:PORT of a web server: non-OpenVPN TCP connections go there
   reneg-sec: 3600                   # fresh data keys this often (the server jitters 90-100%)
   reneg-bytes: 0                    # and after this many bytes each way together (0: no limit)

@@ -7,7 +7,8 @@
 //   +------+-------+------+--------+---------------+--------------+-----+-----------------+-------------+
 //   | len  | value | port | family | address (16)  | local family | 0   | local addr (16) | bytes (len) |
 //   +------+-------+------+--------+---------------+--------------+-----+-----------------+-------------+
-//   value: the peer id of a float, the errno of an error; port: the thread of an error.
+//   value: the peer id of a float or a TCP peer's event, the errno of an error; port: the thread
+//   of an error (0 rx, 1 tx, 2 tcp), the errno of a TCP stream's end (0: end of stream).
 //   local: the gateway address a datagram was sent to (multihome), family 0 when unknown.
 import { PosternError } from '../../errors.js';
 import { loadNative, type NativeAddon } from '../../io/tun/native.js';
@@ -31,7 +32,10 @@ export type NativeDropReason =
   | 'tun-write'
   | 'udp-send'
   | 'js-queue-full'
-  | 'bad-offload';
+  | 'bad-offload'
+  | 'tcp-overflow'
+  | 'tcp-framing'
+  | 'tcp-send';
 
 export interface NativeDataplaneStats {
   rxDatagrams: number;
@@ -52,6 +56,11 @@ export interface NativeDataplaneStats {
   /** TCP super-packets read from the TUN device (offload), and the segments cut from them. */
   txSuperPackets: number;
   txSegments: number;
+  /** TCP peers (native/ovpn_tcp.c): packets cut from streams, reads, packets framed, writes. */
+  tcpRxPackets: number;
+  tcpReads: number;
+  tcpTxPackets: number;
+  tcpWrites: number;
   peers: number;
 }
 
@@ -97,11 +106,28 @@ export interface NativeOvpnDataplane {
   stats(): NativeDataplaneStats;
   sendControl(bytes: Uint8Array, address: string, port: number, localAddress?: string): boolean;
   tunWrite(packets: readonly Uint8Array[]): number;
+  /** A duplicate of the connected socket `fd` becomes the stream of the next addPeer(peerId). */
+  tcpAttach(peerId: number, fd: number): void;
+  /** Starts reading the peer's stream, after `bytes` JS read and did not use. */
+  tcpStart(peerId: number, bytes: Uint8Array): boolean;
+  /** One packet framed into the TCP peer's stream. */
+  tcpSend(peerId: number, packet: Uint8Array): boolean;
+  /** Wipes every key of the peer (its stream, if any, stays open). */
+  clearKeys(peerId: number): boolean;
   close(): void;
 }
 
 /** Kinds of event batches (native/ovpn_dp.c EVENT_*). */
-export const NativeEventKind = { CONTROL: 0, UNROUTED: 1, FLOAT: 2, ERROR: 3 } as const;
+export const NativeEventKind = {
+  CONTROL: 0,
+  UNROUTED: 1,
+  FLOAT: 2,
+  ERROR: 3,
+  /** A non-data packet from a TCP peer's stream; value: the peer id. */
+  TCP_CONTROL: 4,
+  /** A TCP peer's stream ended; value: the peer id, port: errno (0: end of stream). */
+  TCP_CLOSED: 5,
+} as const;
 
 export type NativeEventCallback = (kind: number, count: number, records: Buffer | null) => void;
 

@@ -2,7 +2,9 @@
 // DCO: the addon owns the UDP socket and the TUN fd and moves DATA_V2 packets between them on
 // two threads of its own (recvmmsg -> open -> TUN, TUN -> seal -> sendmmsg); TypeScript only
 // configures peers and keys and handles what the native path hands up: control packets,
-// unknown peer ids, packets for peers it does not own (TCP clients), float events.
+// unknown peer ids, packets for peers it does not own, float events. OpenVPN-over-TCP clients
+// are handed over once their session has keys: the addon then reads and writes their stream
+// (native/ovpn_tcp.c) and gives JS their control packets, tagged with the peer id.
 //
 // Same method names and meanings as ReferenceOpenvpnDataPlane where they overlap, so the
 // gateway can drive either; a peer here is reached over this data plane's own UDP socket, so
@@ -64,6 +66,21 @@ export interface ControlDatagram {
   /** The gateway address it was sent to ('' when unknown): answer from it. */
   local: string;
 }
+
+/** A TCP peer: its stream's socket and, as for a UDP peer, its addresses and send peer id. */
+export interface NativeTcpPeerOptions {
+  /** The connected socket's descriptor; the data plane takes a duplicate of it. */
+  fd: number;
+  addresses: string[];
+  sendPeerId: number;
+}
+
+/** Why a TCP peer's stream ended: 0 end of stream, else an errno (EPROTO: bad framing). */
+export type TcpClosedCallback = (peerId: number, errno: number) => void;
+
+/** Where a TCP peer's placeholder UDP remote points: never used, the stream carries it all. */
+const TCP_PLACEHOLDER_REMOTE = { address: '127.0.0.1', port: 9 };
+const THREAD_NAMES = ['rx', 'tx', 'tcp'] as const;
 
 export interface NativeOpenvpnOptions {
   /** UDP address to bind ('::' is dual-stack: IPv4 peers appear as IPv4) and port (0: any). */
@@ -197,7 +214,9 @@ export class NativeOpenvpnDataPlane {
   #onControl: (batch: ControlDatagram[]) => void = () => undefined;
   #onUnrouted: (packets: Uint8Array[]) => void = () => undefined;
   #onFloat: (peerId: number, remote: UdpRemote, local: string) => void = () => undefined;
-  #onError: (thread: 'rx' | 'tx', errno: number) => void = () => undefined;
+  #onError: (thread: 'rx' | 'tx' | 'tcp', errno: number) => void = () => undefined;
+  #onTcpControl: (peerId: number, packet: Uint8Array) => void = () => undefined;
+  #onTcpClosed: TcpClosedCallback = () => undefined;
 
   /** Starts the data plane on an open TUN fd; throws errno-coded errors if binding fails. */
   constructor(options: NativeOpenvpnOptions) {
@@ -268,6 +287,60 @@ export class NativeOpenvpnDataPlane {
       o.upstream ?? false,
       o.remote.local ?? '',
     );
+  }
+
+  /**
+   * Adds a TCP peer whose stream the data plane reads and writes from now on (the caller must
+   * neither read nor write the socket any more, and must have nothing of its own left to write).
+   * Reading starts with startTcp(), after the bytes the caller read but did not use.
+   */
+  addTcpPeer(peerId: number, o: NativeTcpPeerOptions): void {
+    checkPeerId(peerId, 'peer id');
+    checkPeerId(o.sendPeerId, 'send peer id');
+    if (!Number.isInteger(o.fd) || o.fd < 0) {
+      throw misuse('DATAPLANE_BAD_FD', `not a file descriptor: ${o.fd}`);
+    }
+    const inner = innerAddresses(o.addresses);
+    this.#native.tcpAttach(peerId, o.fd);
+    try {
+      this.#native.addPeer(
+        peerId,
+        TCP_PLACEHOLDER_REMOTE.address,
+        TCP_PLACEHOLDER_REMOTE.port,
+        inner,
+        o.sendPeerId,
+        false,
+        '',
+      );
+    } catch (e) {
+      this.#native.removePeer(peerId);
+      throw e;
+    }
+  }
+
+  /** Starts reading a TCP peer's stream; `unread`: whole frames or a part of one, handled first. */
+  startTcp(peerId: number, unread: Uint8Array): boolean {
+    return this.#native.tcpStart(peerId, unread);
+  }
+
+  /** One packet (control channel) into a TCP peer's stream; false if its buffer is full. */
+  sendTcp(peerId: number, packet: Uint8Array): boolean {
+    return this.#native.tcpSend(peerId, packet);
+  }
+
+  /** Wipes the peer's keys: no traffic either way; a TCP peer's stream stays open. */
+  clearKeys(peerId: number): boolean {
+    return this.#native.clearKeys(peerId);
+  }
+
+  /** Control packets (everything but data) from TCP peers' streams, in stream order. */
+  onTcpControl(cb: (peerId: number, packet: Uint8Array) => void): void {
+    this.#onTcpControl = cb;
+  }
+
+  /** A TCP peer's stream ended (EOF, reset, or bad framing); the peer stays until removed. */
+  onTcpClosed(cb: TcpClosedCallback): void {
+    this.#onTcpClosed = cb;
   }
 
   /** A floated UDP client, moved by the control plane (the native path also floats by itself). */
@@ -382,7 +455,7 @@ export class NativeOpenvpnDataPlane {
   }
 
   /** A worker thread stopped on an error (e.g. the TUN device was deleted). */
-  onError(cb: (thread: 'rx' | 'tx', errno: number) => void): void {
+  onError(cb: (thread: 'rx' | 'tx' | 'tcp', errno: number) => void): void {
     this.#onError = cb;
   }
 
@@ -434,7 +507,13 @@ export class NativeOpenvpnDataPlane {
         }
         break;
       case NativeEventKind.ERROR:
-        for (const r of decoded) this.#onError(r.port === 0 ? 'rx' : 'tx', r.value);
+        for (const r of decoded) this.#onError(THREAD_NAMES[r.port] ?? 'tx', r.value);
+        break;
+      case NativeEventKind.TCP_CONTROL:
+        for (const r of decoded) this.#onTcpControl(r.value, r.bytes);
+        break;
+      case NativeEventKind.TCP_CLOSED:
+        for (const r of decoded) this.#onTcpClosed(r.value, r.port);
         break;
       default:
         break;

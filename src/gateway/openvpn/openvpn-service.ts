@@ -26,6 +26,7 @@ import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoi
 import type { NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import type { Logger } from '../../io/log.js';
 import { gatewayTlsEngine, type TlsEngineKind } from '../../io/tls/engine-choice.js';
+import { warmUpSessionCores } from './warm-up.js';
 import {
   handleFirstContact,
   type FirstContactConfig,
@@ -49,6 +50,8 @@ import { SessionPolicies } from './session-policy.js';
 
 const PEER_ID_LIMIT = 0xffffff;
 const KEEPALIVE_SWEEP_MS = 1000;
+/** Enough in-memory handshakes for V8 to compile the handshake path (~100-200 ms at start). */
+const WARM_UP_HANDSHAKES = 12;
 /** How long a new TCP connection may take to show its first bytes. */
 const SNIFF_TIMEOUT_MS = 10_000;
 
@@ -117,6 +120,7 @@ export class OpenvpnService {
 
   async start(): Promise<{ kind: string; address: string }[]> {
     await this.refreshCredentials();
+    await this.#warmUp();
     // No session outlives a restart: leases go idle (still their users'), tokens stay valid.
     await this.#leases.releaseAll(new Date());
     this.#tokenSecret = await authTokenSecret(this.#gw.store.db);
@@ -160,7 +164,9 @@ export class OpenvpnService {
         });
         this.#tcp.push(server);
         const port = (server.address() as { port: number }).port;
-        bound.push({ kind: 'openvpn-tcp', address: `${l.address}:${port}` });
+        // Sessions' data moves to the native path once they have keys.
+        const path = this.#dp.nativeTcp ? ' (native)' : '';
+        bound.push({ kind: 'openvpn-tcp', address: `${l.address}:${port}${path}` });
       }
     }
     this.#sweep = setInterval(() => this.#keepalive(), KEEPALIVE_SWEEP_MS);
@@ -173,6 +179,27 @@ export class OpenvpnService {
       this.config.accounting['interim-seconds'] * 1000,
     );
     return bound;
+  }
+
+  /** In-memory handshakes before the first client (warm-up.ts says why); never fatal. */
+  async #warmUp(): Promise<void> {
+    try {
+      const r = await warmUpSessionCores({
+        rounds: WARM_UP_HANDSHAKES,
+        tlsCrypt: this.config.openvpn['tls-crypt'],
+        dataCiphers: this.config.openvpn['data-ciphers'],
+        minTls: this.config.crypto['min-tls'],
+      });
+      this.#log.info(
+        { event: 'warm-up', handshakes: r.handshakes, ms: Math.round(r.ms) },
+        'session cores warmed up',
+      );
+    } catch (e) {
+      this.#log.error(
+        { event: 'warm-up', error: (e as Error).message },
+        'the start-up self-handshake failed; serving anyway',
+      );
+    }
   }
 
   /** postern.yaml was reloaded: live sessions follow their groups' new allow rules now. */
@@ -369,6 +396,7 @@ export class OpenvpnService {
           nativeRemote: d.nativeRemote,
           addresses: [d.address4, d.address6].filter((a): a is string => a !== null),
           sendPeerId: out.peerId,
+          ...(d.transport instanceof TcpPacketStream ? { tcp: d.transport } : {}),
         });
         this.#policies.peerAdded(d.peerId);
       }
@@ -435,12 +463,16 @@ export class OpenvpnService {
     closed: (d, reason, detail) => this.#closed(d, reason, detail),
     kicked: (d) => {
       d.finalCounters = this.#dp.counters(d.peerId);
-      this.#dp.removePeer(d.peerId);
+      this.#dp.stopTraffic(d.peerId);
       this.#gw.sessions.remove(d.id);
     },
     counters: (d) => {
       const c = d.finalCounters ?? this.#dp.counters(d.peerId);
       return { bytesIn: c?.bytesIn ?? 0, bytesOut: c?.bytesOut ?? 0 };
+    },
+    dataPath: (d) => {
+      if (!this.#dp.hasPeer(d.peerId)) return undefined;
+      return this.#dp.isNative(d.peerId) ? 'native' : 'reference';
     },
   };
 

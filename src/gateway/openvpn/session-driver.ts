@@ -16,6 +16,8 @@ export interface DriverHooks {
   /** The gateway ended the session: its traffic stops now, before the goodbye is acknowledged. */
   kicked(d: SessionDriver): void;
   counters(d: SessionDriver): { bytesIn: number; bytesOut: number };
+  /** Which data path carries the session's packets (undefined before it has keys). */
+  dataPath?(d: SessionDriver): 'native' | 'reference' | undefined;
 }
 
 export class SessionDriver implements LiveSession {
@@ -131,7 +133,9 @@ export class SessionDriver implements LiveSession {
 
   info(): SessionInfo {
     const c = this.#hooks.counters(this);
+    const dataPath = this.#hooks.dataPath?.(this);
     return {
+      ...(dataPath ? { dataPath } : {}),
       id: this.id,
       user: this.user,
       protocol: this.protocol,
