@@ -402,8 +402,7 @@ export class OpenvpnService {
       }
       this.#dp.installKey(d.peerId, out.keyId, out.keys);
       if (d.keyCount > 1) {
-        void writeAudit(
-          this.#gw.store.db,
+        this.#audit(
           {
             event: 'rekey',
             user: d.user,
@@ -426,8 +425,7 @@ export class OpenvpnService {
       d.connectedAt = new Date();
       this.#gw.sessions.add(d);
       const now = new Date();
-      void writeAudit(
-        this.#gw.store.db,
+      this.#audit(
         {
           event: 'session.start',
           user: d.user,
@@ -551,8 +549,8 @@ export class OpenvpnService {
     d.address4 = v4 ?? null;
     d.address6 = v6 ?? null;
     this.#policies.assign(d, decision.groups);
-    await writeAudit(
-      this.#gw.store.db,
+    // Committed within this turn of the event loop; the PUSH_REPLY need not wait for it.
+    this.#audit(
       {
         event: 'auth',
         user: decision.user,
@@ -577,6 +575,16 @@ export class OpenvpnService {
     d.run(d.core.accept(push, Date.now()));
   }
 
+  /** An audit record that nothing waits for; a store failure is logged, never thrown. */
+  #audit(rec: Parameters<typeof writeAudit>[1], now: Date): void {
+    writeAudit(this.#gw.store.db, rec, now).catch((e: unknown) =>
+      this.#log.error(
+        { event: 'audit.error', audit: rec.event, error: (e as Error).message },
+        'audit record not written',
+      ),
+    );
+  }
+
   #releaseLeases(d: SessionDriver): void {
     this.#leases.release(d.id, new Date()).catch((e: unknown) => this.#leaseFailed(d, e));
   }
@@ -597,11 +605,9 @@ export class OpenvpnService {
     if (d.address4 || d.address6) this.#releaseLeases(d);
     if (d.transport instanceof TcpPacketStream) d.transport.close(reason);
     const now = new Date();
-    const db = this.#gw.store.db;
     if (d.connectedAt) {
       this.#gw.sessions.remove(d.id);
-      void writeAudit(
-        db,
+      this.#audit(
         {
           event: 'session.stop',
           user: d.user,
@@ -635,8 +641,7 @@ export class OpenvpnService {
         reason === 'protocol-error' ||
         reason === 'handshake-timeout')
     ) {
-      void writeAudit(
-        db,
+      this.#audit(
         {
           event: 'auth',
           user: d.core.commonName ?? null,
