@@ -19,6 +19,7 @@
         'native/ovpn_rx.c',
         'native/ovpn_tcp.c',
         'native/ovpn_tun.c',
+        'native/ovpn_tun_queue.c',
         'native/ovpn_tx.c',
         'native/tun.c',
         'native/tls_engine.c',

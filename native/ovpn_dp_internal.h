@@ -366,6 +366,24 @@ bool dp_rx_open(dp_peer *peer, uint8_t *p, size_t len, uint64_t *drops, uint8_t 
 bool dp_rx_accept(dp *d, dp_peer *peer, uint8_t *plain, size_t plain_len, uint64_t now,
                   uint64_t *drops);
 
+/* ovpn_tun_queue.c: the decrypted packets of one batch on their way to the TUN device, for the
+ * UDP RX thread and the TCP thread alike: coalesced (GRO) when the device has offloads, else
+ * kept as a list and written one by one. */
+typedef struct {
+  ovpn_gro *gro;
+  uint8_t **out;
+  size_t *out_len;
+  uint32_t count;
+  uint32_t max;
+} dp_tun_queue;
+bool dp_tun_queue_init(dp_tun_queue *q, uint32_t max, bool offload);
+void dp_tun_queue_free(dp_tun_queue *q);
+/* false (and nothing kept) when the batch is full. */
+bool dp_tun_queue_add(dp_tun_queue *q, uint8_t *plain, size_t len);
+/* Writes what was added and empties the queue; returns how many packets the kernel took and
+ * adds the write system calls made to *writes. */
+uint32_t dp_tun_queue_flush(dp_tun_queue *q, int tun_fd, uint32_t *writes);
+
 /* ovpn_tcp.c. The TX thread's packets for TCP peers: queued by dp_tcp_queue (read lock held),
  * written by dp_tcp_flush_touched before the lock is released. */
 #define DP_TCP_TOUCHED_MAX DP_BATCH

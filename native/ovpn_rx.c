@@ -17,31 +17,15 @@ typedef struct {
   struct iovec iov[DP_BATCH];
   dp_sockaddr from[DP_BATCH];
   alignas(struct cmsghdr) uint8_t control[DP_BATCH][DP_CMSG_SPACE];
-  /* Decrypted packets for the TUN device: a plain list, or the GRO batch with offloads. */
-  uint8_t **out;
-  size_t *out_len;
-  uint32_t out_count;
-  ovpn_gro *gro;
+  dp_tun_queue tun; /* decrypted packets for the TUN device */
   uint64_t drops[OVPN_DROP_COUNT];
   dp_batch *control_batch;
   dp_batch *floats;
 } rx_state;
 
 /* Queues one decrypted packet for the TUN write. */
-static void rx_deliver(dp *d, rx_state *s, uint8_t *plain, size_t len) {
-  bool queued;
-  if (s->gro != NULL) {
-    queued = ovpn_gro_add(s->gro, plain, len);
-  } else {
-    queued = s->out_count < DP_RX_PACKETS_MAX;
-    if (queued) {
-      s->out[s->out_count] = plain;
-      s->out_len[s->out_count] = len;
-    }
-  }
-  if (queued) s->out_count++;
-  else s->drops[OVPN_DROP_TUN_WRITE]++;
-  (void)d;
+static void rx_deliver(rx_state *s, uint8_t *plain, size_t len) {
+  if (!dp_tun_queue_add(&s->tun, plain, len)) s->drops[OVPN_DROP_TUN_WRITE]++;
 }
 
 bool dp_rx_open(dp_peer *peer, uint8_t *p, size_t len, uint64_t *drops, uint8_t **plain,
@@ -128,7 +112,7 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
     dp_append_record(d, &s->floats, EVENT_FLOAT, peer->id, from, local, NULL, 0);
     counter_add(&d->stats[STAT_FLOATS], 1);
   }
-  if (dp_rx_accept(d, peer, plain, plain_len, now, s->drops)) rx_deliver(d, s, plain, plain_len);
+  if (dp_rx_accept(d, peer, plain, plain_len, now, s->drops)) rx_deliver(s, plain, plain_len);
 }
 
 /* The segment size of a UDP GRO message, 0 if the kernel did not coalesce it. */
@@ -144,27 +128,10 @@ static size_t gro_segment_size(const struct msghdr *m) {
   return 0;
 }
 
-/* Writes the decrypted packets of a batch; returns how many the kernel took. */
-static uint32_t rx_write_tun(dp *d, rx_state *s, uint32_t *writes) {
-  if (s->gro != NULL) return ovpn_gro_flush(s->gro, d->tun_fd, writes);
-  uint32_t written = 0;
-  for (uint32_t i = 0; i < s->out_count; i++) {
-    ssize_t w;
-    do {
-      w = write(d->tun_fd, s->out[i], s->out_len[i]);
-    } while (w < 0 && errno == EINTR);
-    if (w == (ssize_t)s->out_len[i]) written++;
-  }
-  *writes += s->out_count;
-  return written;
-}
-
 static void free_rx_state(rx_state *s) {
   if (s == NULL) return;
   free(s->slab);
-  free(s->out);
-  free(s->out_len);
-  ovpn_gro_free(s->gro);
+  dp_tun_queue_free(&s->tun);
   free(s);
 }
 
@@ -173,12 +140,8 @@ void *dp_rx_main(void *arg) {
   rx_state *s = calloc(1, sizeof *s);
   if (s != NULL) {
     s->slab = malloc((size_t)DP_BATCH * DP_RX_SLOT);
-    s->out = calloc(DP_RX_PACKETS_MAX, sizeof *s->out);
-    s->out_len = calloc(DP_RX_PACKETS_MAX, sizeof *s->out_len);
-    if (d->offload) s->gro = ovpn_gro_new(DP_RX_PACKETS_MAX);
   }
-  if (s == NULL || s->slab == NULL || s->out == NULL || s->out_len == NULL ||
-      (d->offload && s->gro == NULL)) {
+  if (s == NULL || s->slab == NULL || !dp_tun_queue_init(&s->tun, DP_RX_PACKETS_MAX, d->offload)) {
     free_rx_state(s);
     dp_report_error(d, THREAD_RX, ENOMEM);
     return NULL;
@@ -209,7 +172,6 @@ void *dp_rx_main(void *arg) {
     }
     uint64_t now = dp_now_ms();
     uint64_t datagrams = 0, coalesced = 0;
-    s->out_count = 0;
     pthread_rwlock_rdlock(&d->lock);
     for (int i = 0; i < n; i++) {
       uint8_t *p = slab + (size_t)i * DP_RX_SLOT;
@@ -232,8 +194,8 @@ void *dp_rx_main(void *arg) {
     }
     pthread_rwlock_unlock(&d->lock);
 
-    uint32_t added = s->out_count, writes = 0;
-    uint32_t written = added > 0 ? rx_write_tun(d, s, &writes) : 0;
+    uint32_t added = s->tun.count, writes = 0;
+    uint32_t written = dp_tun_queue_flush(&s->tun, d->tun_fd, &writes);
     s->drops[OVPN_DROP_TUN_WRITE] += added - written;
     dp_flush_batch(d, &s->control_batch);
     dp_flush_batch(d, &s->floats);

@@ -219,48 +219,21 @@ bool dp_tcp_send_packet(dp *d, dp_tcp *c, const uint8_t *bytes, size_t len) {
 
 typedef struct {
   uint8_t *slab; /* a stream's partial frame, then what one read brought */
-  ovpn_gro *gro;
-  uint8_t **out;
-  size_t *out_len;
-  uint32_t out_count;
+  dp_tun_queue tun; /* decrypted packets for the TUN device */
   uint64_t drops[OVPN_DROP_COUNT];
   dp_batch *control;
   dp_batch *closed;
   uint64_t packets;
 } tcp_state;
 
-static void tcp_deliver(dp *d, tcp_state *s, uint8_t *plain, size_t len) {
-  bool queued;
-  if (s->gro != NULL) {
-    queued = ovpn_gro_add(s->gro, plain, len);
-  } else {
-    queued = s->out_count < DP_TCP_PACKETS_MAX;
-    if (queued) {
-      s->out[s->out_count] = plain;
-      s->out_len[s->out_count] = len;
-    }
-  }
-  if (queued) s->out_count++;
-  else s->drops[OVPN_DROP_TUN_WRITE]++;
-  (void)d;
+static void tcp_deliver(tcp_state *s, uint8_t *plain, size_t len) {
+  if (!dp_tun_queue_add(&s->tun, plain, len)) s->drops[OVPN_DROP_TUN_WRITE]++;
 }
 
 static void tcp_write_tun(dp *d, tcp_state *s) {
-  uint32_t added = s->out_count, written = 0, writes = 0;
+  uint32_t added = s->tun.count, writes = 0;
   if (added == 0) return;
-  if (s->gro != NULL) {
-    written = ovpn_gro_flush(s->gro, d->tun_fd, &writes);
-  } else {
-    for (uint32_t i = 0; i < added; i++) {
-      ssize_t w;
-      do {
-        w = write(d->tun_fd, s->out[i], s->out_len[i]);
-      } while (w < 0 && errno == EINTR);
-      if (w == (ssize_t)s->out_len[i]) written++;
-    }
-    writes = added;
-  }
-  s->out_count = 0;
+  uint32_t written = dp_tun_queue_flush(&s->tun, d->tun_fd, &writes);
   s->drops[OVPN_DROP_TUN_WRITE] += added - written;
   counter_add(&d->stats[STAT_RX_DELIVERED], written);
   counter_add(&d->stats[STAT_RX_TUN_WRITES], writes);
@@ -289,7 +262,7 @@ static void tcp_packet(dp *d, tcp_state *s, dp_tcp *c, dp_peer *peer, uint8_t *p
   uint8_t *plain = NULL;
   size_t plain_len = 0;
   if (!dp_rx_open(peer, p, len, s->drops, &plain, &plain_len)) return;
-  if (dp_rx_accept(d, peer, plain, plain_len, now, s->drops)) tcp_deliver(d, s, plain, plain_len);
+  if (dp_rx_accept(d, peer, plain, plain_len, now, s->drops)) tcp_deliver(s, plain, plain_len);
 }
 
 static void tcp_report_closed(dp *d, tcp_state *s, dp_tcp *c, int err) {
@@ -424,10 +397,8 @@ static void tcp_free_dead(dp *d) {
 
 static void free_tcp_state(tcp_state *s) {
   if (s == NULL) return;
-  ovpn_gro_free(s->gro);
+  dp_tun_queue_free(&s->tun);
   free(s->slab);
-  free(s->out);
-  free(s->out_len);
   free(s);
 }
 
@@ -436,14 +407,9 @@ static void *tcp_main(void *arg) {
   tcp_state *s = calloc(1, sizeof *s);
   if (s != NULL) {
     s->slab = malloc(DP_TCP_FRAME_MAX + DP_TCP_IN_BYTES);
-    if (d->offload) s->gro = ovpn_gro_new(DP_TCP_PACKETS_MAX);
-    else {
-      s->out = calloc(DP_TCP_PACKETS_MAX, sizeof *s->out);
-      s->out_len = calloc(DP_TCP_PACKETS_MAX, sizeof *s->out_len);
-    }
   }
   if (s == NULL || s->slab == NULL ||
-      (d->offload ? s->gro == NULL : s->out == NULL || s->out_len == NULL)) {
+      !dp_tun_queue_init(&s->tun, DP_TCP_PACKETS_MAX, d->offload)) {
     free_tcp_state(s);
     dp_report_error(d, THREAD_TCP, ENOMEM);
     return NULL;
