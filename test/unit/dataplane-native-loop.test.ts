@@ -37,36 +37,13 @@ import {
   VNET_HDR_SIZE,
   type Vnet,
 } from '../fixtures/dataplane-packets.js';
+import { udp6Packet, udpPacket } from '../fixtures/dataplane-packets.js';
 
 const support = supportsNative();
 const skip = support.ok ? false : support.reason;
 const PEER = 7;
 const LOCALHOST = '127.0.0.1';
 const WAIT_MS = 5000;
-
-function ipv4(src: number[], dst: number[], payload = 20): Uint8Array {
-  const p = new Uint8Array(20 + payload);
-  p[0] = 0x45;
-  new DataView(p.buffer).setUint16(2, p.length);
-  p[8] = 64;
-  p[9] = 17;
-  p.set(src, 12);
-  p.set(dst, 16);
-  for (let i = 20; i < p.length; i++) p[i] = i & 0xff;
-  return p;
-}
-
-function ipv6(srcLast: number, dstLast: number, payload = 16): Uint8Array {
-  const p = new Uint8Array(40 + payload);
-  p[0] = 0x60;
-  new DataView(p.buffer).setUint16(4, payload);
-  p[6] = 17;
-  p[7] = 64;
-  const prefix = [0xfd, 0x00, 0x00, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-  p.set([...prefix, srcLast], 8);
-  p.set([...prefix, dstLast], 24);
-  return p;
-}
 
 async function waitFor(what: string, ok: () => boolean): Promise<void> {
   const deadline = Date.now() + WAIT_MS;
@@ -170,14 +147,14 @@ for (const offload of [false, true]) {
       });
 
       it('carries IPv4 and IPv6 packets both ways, byte for byte, and counts them', async () => {
-        const up4 = ipv4([100, 64, 0, 2], [192, 0, 2, 10], 1000);
-        const up6 = ipv6(2, 1, 300);
+        const up4 = udpPacket([100, 64, 0, 2], [192, 0, 2, 10], 1000);
+        const up6 = udp6Packet(2, 1, 300);
         client.tun.inject([up4, up6]);
         await waitFor('2 packets on the TUN', () => fromTun.length >= 2);
         assert.deepEqual(fromTun.splice(0), [up4, up6]);
 
-        const down4 = ipv4([192, 0, 2, 10], [100, 64, 0, 2], 1200);
-        const down6 = ipv6(1, 2, 40);
+        const down4 = udpPacket([192, 0, 2, 10], [100, 64, 0, 2], 1200);
+        const down6 = udp6Packet(1, 2, 40);
         kernelWrite([down4, down6]);
         await waitFor('2 packets at the client', () => client.tun.written.length >= 2);
         assert.deepEqual(client.tun.written.splice(0), [down4, down6]);
@@ -193,7 +170,7 @@ for (const offload of [false, true]) {
 
       it('a burst of 500 packets arrives complete and in order', async () => {
         const burst = Array.from({ length: 500 }, (_, i) => {
-          const p = ipv4([100, 64, 0, 2], [192, 0, 2, 10], 100);
+          const p = udpPacket([100, 64, 0, 2], [192, 0, 2, 10], 100);
           new DataView(p.buffer).setUint32(24, i);
           return p;
         });
@@ -206,8 +183,8 @@ for (const offload of [false, true]) {
 
       it('drops a spoofed inner source, a replay, a forgery and garbage, and goes on', async () => {
         const before = gw.dropCounters();
-        client.tun.inject([ipv4([100, 64, 0, 3], [192, 0, 2, 10])]);
-        client.tun.inject([ipv4([100, 64, 0, 2], [192, 0, 2, 11])]);
+        client.tun.inject([udpPacket([100, 64, 0, 3], [192, 0, 2, 10])]);
+        client.tun.inject([udpPacket([100, 64, 0, 2], [192, 0, 2, 11])]);
         await waitFor('the genuine packet', () => fromTun.length >= 1);
         const genuine = client.sent.at(-1)!;
         // A fresh packet id (so the replay window lets it through) on a body it does not match.
@@ -217,7 +194,7 @@ for (const offload of [false, true]) {
         client.endpoint.send(forged, client.gateway);
         client.endpoint.send(Uint8Array.of(0xff, 1, 2, 3), client.gateway);
         client.endpoint.send(genuine.subarray(0, 20), client.gateway);
-        client.tun.inject([ipv4([100, 64, 0, 2], [192, 0, 2, 12])]);
+        client.tun.inject([udpPacket([100, 64, 0, 2], [192, 0, 2, 12])]);
         await waitFor('the packet after the garbage', () => fromTun.length >= 2);
         await waitFor('drops counted', () => gw.dropCounters().truncated > before.truncated);
         const now = gw.dropCounters();
@@ -259,7 +236,7 @@ for (const offload of [false, true]) {
         assert.ok(gw.stats().rxDatagrams - before > JUNK / 2, 'the junk reached the data plane');
         control.splice(0);
         assert.equal(floats.length, 0, 'junk never floats the peer');
-        const p = ipv4([100, 64, 0, 2], [192, 0, 2, 33]);
+        const p = udpPacket([100, 64, 0, 2], [192, 0, 2, 33]);
         client.tun.inject([p]);
         await waitFor('traffic after the junk', () => fromTun.length >= 1);
         assert.deepEqual(fromTun.splice(0), [p]);
@@ -305,7 +282,7 @@ for (const offload of [false, true]) {
       });
 
       it('hands TUN packets for no native peer to JS', async () => {
-        const elsewhere = ipv4([192, 0, 2, 10], [100, 64, 0, 99]);
+        const elsewhere = udpPacket([192, 0, 2, 10], [100, 64, 0, 99]);
         const notIp = Uint8Array.of(0x10, 1, 2, 3);
         kernelWrite([elsewhere, notIp]);
         await waitFor('the unrouted packet', () => unrouted.length >= 1);
@@ -338,13 +315,13 @@ for (const offload of [false, true]) {
         assert.equal(gw.remote(PEER)?.port, oldPort);
 
         await client.bind();
-        client.tun.inject([ipv4([100, 64, 0, 2], [192, 0, 2, 10])]);
+        client.tun.inject([udpPacket([100, 64, 0, 2], [192, 0, 2, 10])]);
         await waitFor('the float event', () => floats.length >= 1);
         assert.deepEqual(floats.splice(0), [
           { peerId: PEER, remote: { address: LOCALHOST, port: client.endpoint.port } },
         ]);
         assert.deepEqual(gw.remote(PEER), { address: LOCALHOST, port: client.endpoint.port });
-        kernelWrite([ipv4([192, 0, 2, 10], [100, 64, 0, 2])]);
+        kernelWrite([udpPacket([192, 0, 2, 10], [100, 64, 0, 2])]);
         await waitFor('a reply at the new port', () => client.tun.written.length >= 1);
         client.tun.written.splice(0);
         client.verdicts.splice(0);
@@ -354,8 +331,8 @@ for (const offload of [false, true]) {
       it('rekeys: key 1 takes over, key 0 packets in flight still count, retired key 0 does not', async () => {
         client.hold = true;
         client.tun.inject([
-          ipv4([100, 64, 0, 2], [192, 0, 2, 20]),
-          ipv4([100, 64, 0, 2], [192, 0, 2, 21]),
+          udpPacket([100, 64, 0, 2], [192, 0, 2, 20]),
+          udpPacket([100, 64, 0, 2], [192, 0, 2, 21]),
         ]);
         client.hold = false;
         const [inFlight, late] = client.held.splice(0);
@@ -364,7 +341,7 @@ for (const offload of [false, true]) {
         block = randomBytes(256);
         assert.ok(gw.installKey(PEER, 1, dataChannelKeys(block, 'CHACHA20-POLY1305', 'server')));
         client.dp.installKey(0, 1, dataChannelKeys(block, 'CHACHA20-POLY1305', 'client'));
-        kernelWrite([ipv4([192, 0, 2, 10], [100, 64, 0, 2])]);
+        kernelWrite([udpPacket([192, 0, 2, 10], [100, 64, 0, 2])]);
         await waitFor('a packet under key 1', () => client.tun.written.length >= 1);
         client.tun.written.splice(0);
 
@@ -378,14 +355,14 @@ for (const offload of [false, true]) {
         const noKey = gw.dropCounters()['no-key'];
         client.endpoint.send(late!, client.gateway);
         await waitFor('the late packet dropped', () => gw.dropCounters()['no-key'] === noKey + 1);
-        client.tun.inject([ipv4([100, 64, 0, 2], [192, 0, 2, 22])]);
+        client.tun.inject([udpPacket([100, 64, 0, 2], [192, 0, 2, 22])]);
         await waitFor('key 1 traffic', () => fromTun.length >= 1);
         assert.equal(fromTun.splice(0)[0]![19], 22);
         assert.equal(client.sent.at(-1)![0]! & 7, 1, 'the client sends under key 1');
       });
 
       it('writes packets JS decrypted itself to the TUN device', async () => {
-        const p = ipv4([100, 64, 0, 50], [192, 0, 2, 10]);
+        const p = udpPacket([100, 64, 0, 50], [192, 0, 2, 10]);
         assert.equal(gw.tunWrite([p, new Uint8Array(0)]), 1);
         await waitFor('the packet', () => fromTun.length >= 1);
         assert.deepEqual(fromTun.splice(0), [p]);
@@ -467,10 +444,10 @@ for (const offload of [false, true]) {
         assert.ok(gw.removePeer(PEER));
         assert.equal(gw.hasPeer(PEER), false);
         assert.equal(gw.counters(PEER), undefined);
-        client.tun.inject([ipv4([100, 64, 0, 2], [192, 0, 2, 10])]);
+        client.tun.inject([udpPacket([100, 64, 0, 2], [192, 0, 2, 10])]);
         await waitFor('the datagram in JS', () => control.length >= 1);
         assert.equal(control.splice(0)[0]!.packet[3], PEER);
-        kernelWrite([ipv4([192, 0, 2, 10], [100, 64, 0, 2])]);
+        kernelWrite([udpPacket([192, 0, 2, 10], [100, 64, 0, 2])]);
         await waitFor('the unrouted packet', () => unrouted.length >= 1);
         unrouted.splice(0);
       });

@@ -29,7 +29,14 @@ import {
 import { loadOvpnNative } from '../../src/dataplane/native/native-binding.js';
 import { frame, TcpDeframer } from '../../src/wire/openvpn/tcp-framing.js';
 import type { CompiledPolicy } from '../../src/control/policy/matcher.js';
-import { concat, readVnet, vnetHeader, VNET_HDR_SIZE } from '../fixtures/dataplane-packets.js';
+import {
+  concat,
+  readVnet,
+  udp6Packet,
+  udpPacket,
+  vnetHeader,
+  VNET_HDR_SIZE,
+} from '../fixtures/dataplane-packets.js';
 
 const support = supportsNative();
 const skip = support.ok ? false : support.reason;
@@ -38,31 +45,6 @@ const WAIT_MS = 5000;
 const EPROTO = 71;
 /** A control-channel packet: P_ACK_V1 (opcode 5, key id 0) and some body. */
 const CONTROL_OPCODE_BYTE = 5 << 3;
-
-function ipv4(src: number[], dst: number[], payload = 20, tag = 0): Uint8Array {
-  const p = new Uint8Array(20 + payload);
-  p[0] = 0x45;
-  new DataView(p.buffer).setUint16(2, p.length);
-  p[8] = 64;
-  p[9] = 17;
-  p.set(src, 12);
-  p.set(dst, 16);
-  for (let i = 20; i < p.length; i++) p[i] = (i + tag) & 0xff;
-  if (payload >= 8) new DataView(p.buffer).setUint32(24, tag);
-  return p;
-}
-
-function ipv6(srcLast: number, dstLast: number, payload = 16): Uint8Array {
-  const p = new Uint8Array(40 + payload);
-  p[0] = 0x60;
-  new DataView(p.buffer).setUint16(4, payload);
-  p[6] = 17;
-  p[7] = 64;
-  const prefix = [0xfd, 0x00, 0x00, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-  p.set([...prefix, srcLast], 8);
-  p.set([...prefix, dstLast], 24);
-  return p;
-}
 
 function control(n: number, size = 40): Uint8Array {
   const p = new Uint8Array(size);
@@ -244,8 +226,8 @@ for (const offload of [false, true]) {
       const block = randomBytes(256);
       const { client, side } = await connectPeer(12, block);
       handOver(12, side, 3, block);
-      const up4 = ipv4([100, 64, 0, 3], [192, 0, 2, 10], 1000);
-      const up6 = ipv6(3, 1, 300);
+      const up4 = udpPacket([100, 64, 0, 3], [192, 0, 2, 10], 1000);
+      const up6 = udp6Packet(3, 1, 300);
       client.tun.inject([up4, up6]);
       await waitFor('2 packets on the TUN', () => fromTun.length >= 2);
       assert.deepEqual(fromTun.splice(0), [up4, up6]);
@@ -260,9 +242,9 @@ for (const offload of [false, true]) {
       });
       shadow.installKey(12, 0, dataChannelKeys(block, 'AES-256-GCM', 'server'));
       const down = [
-        ipv4([192, 0, 2, 10], [100, 64, 0, 3], 1200),
-        ipv6(1, 3, 40),
-        ipv4([192, 0, 2, 10], [100, 64, 0, 3], 1),
+        udpPacket([192, 0, 2, 10], [100, 64, 0, 3], 1200),
+        udp6Packet(1, 3, 40),
+        udpPacket([192, 0, 2, 10], [100, 64, 0, 3], 1),
       ];
       shadow.fromTun(down);
       client.raw.length = 0;
@@ -304,7 +286,7 @@ for (const offload of [false, true]) {
       });
       client.dp.installKey(0, 0, dataChannelKeys(block, 'AES-256-GCM', 'client'));
       const burst = Array.from({ length: 500 }, (_, i) =>
-        ipv4([100, 64, 0, 4], [192, 0, 2, 10], 40 + ((i * 37) % 1300), i),
+        udpPacket([100, 64, 0, 4], [192, 0, 2, 10], 40 + ((i * 37) % 1300), i),
       );
       client.dp.fromTun(burst);
       const frames = [...client.sealed];
@@ -318,7 +300,7 @@ for (const offload of [false, true]) {
 
       // Down: many packets and control from JS in between, all in order at the client.
       const down = Array.from({ length: 300 }, (_, i) =>
-        ipv4([192, 0, 2, 10], [100, 64, 0, 4], 1300, i),
+        udpPacket([192, 0, 2, 10], [100, 64, 0, 4], 1300, i),
       );
       kernelWrite(down.slice(0, 150));
       side.stream.send(control(10));
@@ -350,18 +332,18 @@ for (const offload of [false, true]) {
       };
       assert.ok(gw.setPolicy(14, policy));
       client.tun.inject([
-        ipv4([100, 64, 0, 5], [198, 51, 100, 7]),
-        ipv4([100, 64, 0, 5], [192, 0, 2, 10], 20, 1),
+        udpPacket([100, 64, 0, 5], [198, 51, 100, 7]),
+        udpPacket([100, 64, 0, 5], [192, 0, 2, 10], 20, 1),
       ]);
       await waitFor('the allowed packet', () => fromTun.length >= 1);
-      assert.deepEqual(fromTun.splice(0), [ipv4([100, 64, 0, 5], [192, 0, 2, 10], 20, 1)]);
+      assert.deepEqual(fromTun.splice(0), [udpPacket([100, 64, 0, 5], [192, 0, 2, 10], 20, 1)]);
       assert.equal(gw.policyDrops(14), 1);
       assert.equal(gw.takePolicySamples(14)[0]?.dst, '198.51.100.7');
 
       assert.ok(gw.clearKeys(14));
       const before = gw.dropCounters()['no-key'];
-      client.tun.inject([ipv4([100, 64, 0, 5], [192, 0, 2, 10])]);
-      kernelWrite([ipv4([192, 0, 2, 10], [100, 64, 0, 5])]);
+      client.tun.inject([udpPacket([100, 64, 0, 5], [192, 0, 2, 10])]);
+      kernelWrite([udpPacket([192, 0, 2, 10], [100, 64, 0, 5])]);
       await waitFor('both dropped', () => gw.dropCounters()['no-key'] >= before + 2);
       side.stream.send(control(20));
       client.socket.write(frame(control(21)));
@@ -419,7 +401,7 @@ for (const offload of [false, true]) {
       // And the TCP thread still serves a fresh peer.
       const fresh = await connectPeer(30, block);
       handOver(30, fresh.side, 40, block);
-      fresh.client.tun.inject([ipv4([100, 64, 0, 40], [192, 0, 2, 10])]);
+      fresh.client.tun.inject([udpPacket([100, 64, 0, 40], [192, 0, 2, 10])]);
       await waitFor('a packet from the fresh peer', () => fromTun.length >= 1);
       fromTun.length = 0;
       fresh.client.socket.destroy();
@@ -436,7 +418,7 @@ for (const offload of [false, true]) {
       stuck.client.socket.pause();
       const before = gw.dropCounters()['tcp-overflow'];
       const big = (last: number, i: number): Uint8Array =>
-        ipv4([192, 0, 2, 10], [100, 64, 0, last], 1400, i);
+        udpPacket([192, 0, 2, 10], [100, 64, 0, last], 1400, i);
       // Far more than the kernel's socket buffers and the 1 MiB queue hold.
       for (let round = 0; round < 60 && gw.dropCounters()['tcp-overflow'] === before; round++) {
         kernelWrite(Array.from({ length: 100 }, (_, i) => big(60, round * 100 + i)));

@@ -9,14 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import {
-  buildCrl,
-  createCa,
-  exportPrivateKeyPem,
-  generateKeyPair,
-  issueClientCert,
-  issueServerCert,
-} from '../../src/control/pki/index.js';
+import { exportPrivateKeyPem, generateKeyPair } from '../../src/control/pki/index.js';
 import {
   KeyUsageFlags,
   KeyUsagesExtension,
@@ -37,6 +30,7 @@ import type {
   TlsHandshakeInfo,
 } from '../../src/proto/openvpn/session/tls-engine.js';
 import { EKM_LABEL_DATA_KEYS } from '../../src/wire/openvpn/constants.js';
+import { makeTlsTestPki } from '../fixtures/tls-test-pki.js';
 
 /** OpenVPN's key block: 2 x (cipher key + HMAC key) x 2 directions. */
 const KEY_BLOCK_LENGTH = 256;
@@ -56,16 +50,8 @@ let noEku: { certPem: string; keyPem: string };
 
 before(async () => {
   const now = new Date();
-  ca = await createCa({ commonName: 'Native CA', now });
-  server = await issueServerCert(ca, { commonName: 'gw', endpoint: 'vpn.example.net', now });
-  alice = await issueClientCert(ca, { commonName: 'alice', now });
-  bob = await issueClientCert(ca, { commonName: 'bob', now });
-  otherCa = await createCa({ commonName: 'Other CA', now });
-  stranger = await issueClientCert(otherCa, { commonName: 'alice', now });
-  crlRevokingBob = await buildCrl(ca, [{ serial: bob.serial, revokedAt: now }], {
-    now,
-    crlNumber: 1,
-  });
+  ({ ca, server, alice, bob, otherCa, stranger, crlRevokingBob } =
+    await makeTlsTestPki('Native CA'));
   const keys = await generateKeyPair('ecdsa-p256');
   const cert = await X509CertificateGenerator.createSelfSigned(
     {

@@ -7,12 +7,6 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import {
-  buildCrl,
-  createCa,
-  issueClientCert,
-  issueServerCert,
-} from '../../src/control/pki/index.js';
 import type { Issued } from '../../src/control/pki/index.js';
 import type { PeerCertificate } from 'node:tls';
 import {
@@ -31,6 +25,7 @@ import type {
   TlsEvent,
 } from '../../src/proto/openvpn/session/tls-engine.js';
 import { EKM_LABEL_DATA_KEYS } from '../../src/wire/openvpn/constants.js';
+import { makeTlsTestPki } from '../fixtures/tls-test-pki.js';
 
 const PIECE = 100;
 
@@ -43,17 +38,8 @@ let stranger: Issued;
 let crlRevokingBob: string;
 
 before(async () => {
-  const now = new Date();
-  ca = await createCa({ commonName: 'Engine CA', now });
-  server = await issueServerCert(ca, { commonName: 'gw', endpoint: 'vpn.example.net', now });
-  alice = await issueClientCert(ca, { commonName: 'alice', now });
-  bob = await issueClientCert(ca, { commonName: 'bob', now });
-  otherCa = await createCa({ commonName: 'Other CA', now });
-  stranger = await issueClientCert(otherCa, { commonName: 'alice', now });
-  crlRevokingBob = await buildCrl(ca, [{ serial: bob.serial, revokedAt: now }], {
-    now,
-    crlNumber: 1,
-  });
+  ({ ca, server, alice, bob, otherCa, stranger, crlRevokingBob } =
+    await makeTlsTestPki('Engine CA'));
 });
 
 interface Side {
