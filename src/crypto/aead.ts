@@ -47,16 +47,7 @@ export class AeadKey {
   private readonly nodeCipher: CipherGCMTypes | 'chacha20-poly1305';
 
   constructor(algorithm: AeadAlgorithm, key: Uint8Array) {
-    const size = AEAD_KEY_SIZE[algorithm];
-    if (size === undefined) {
-      throw new PosternError('CRYPTO_BAD_ALGORITHM', `unknown AEAD algorithm ${String(algorithm)}`);
-    }
-    if (key.length !== size) {
-      throw new PosternError(
-        'CRYPTO_BAD_KEY_SIZE',
-        `${algorithm} takes a ${size}-byte key, got ${key.length}`,
-      );
-    }
+    checkKey(algorithm, key);
     this.algorithm = algorithm;
     this.key = createSecretKey(key);
     this.nodeCipher = NODE_CIPHER[algorithm];
@@ -64,16 +55,7 @@ export class AeadKey {
 
   /** Encrypts and authenticates. Throws only on a nonce of the wrong size (our misuse). */
   seal(nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Sealed {
-    checkNonce(nonce);
-    // The union of cipher names defeats the overloads; both kinds take the same options.
-    const cipher = createCipheriv(this.nodeCipher as CipherGCMTypes, this.key, nonce, {
-      authTagLength: AEAD_TAG_SIZE,
-    });
-    cipher.setAAD(aad);
-    const head = cipher.update(plaintext);
-    const tail = cipher.final();
-    const ciphertext = tail.length === 0 ? head : Buffer.concat([head, tail]);
-    return { ciphertext: new Uint8Array(ciphertext), tag: new Uint8Array(cipher.getAuthTag()) };
+    return sealWith(this.nodeCipher, this.key, nonce, aad, plaintext);
   }
 
   /** Verifies and decrypts; undefined when anything is wrong. Never throws. */
@@ -83,23 +65,14 @@ export class AeadKey {
     ciphertext: Uint8Array,
     tag: Uint8Array,
   ): Uint8Array | undefined {
-    if (nonce.length !== AEAD_NONCE_SIZE || tag.length !== AEAD_TAG_SIZE) return undefined;
-    try {
-      const decipher = createDecipheriv(this.nodeCipher as CipherGCMTypes, this.key, nonce, {
-        authTagLength: AEAD_TAG_SIZE,
-      });
-      decipher.setAAD(aad);
-      decipher.setAuthTag(tag);
-      const head = decipher.update(ciphertext);
-      const tail = decipher.final();
-      return new Uint8Array(tail.length === 0 ? head : Buffer.concat([head, tail]));
-    } catch {
-      return undefined;
-    }
+    return openWith(this.nodeCipher, this.key, nonce, aad, ciphertext, tag);
   }
 }
 
-/** One-shot seal, for tests and rare callers; hot paths keep an AeadKey. */
+/**
+ * One-shot seal straight from the key bytes. Hot paths keep an AeadKey; rarely used keys (an
+ * idle session's control channel) are cheaper to hold as bytes than as a KeyObject.
+ */
 export function aeadSeal(
   algorithm: AeadAlgorithm,
   key: Uint8Array,
@@ -107,7 +80,8 @@ export function aeadSeal(
   aad: Uint8Array,
   plaintext: Uint8Array,
 ): Sealed {
-  return new AeadKey(algorithm, key).seal(nonce, aad, plaintext);
+  checkKey(algorithm, key);
+  return sealWith(NODE_CIPHER[algorithm], key, nonce, aad, plaintext);
 }
 
 /** One-shot open. Undefined on any failure, including a key of the wrong size. */
@@ -120,7 +94,62 @@ export function aeadOpen(
   tag: Uint8Array,
 ): Uint8Array | undefined {
   if (AEAD_KEY_SIZE[algorithm] !== key.length) return undefined;
-  return new AeadKey(algorithm, key).open(nonce, aad, ciphertext, tag);
+  return openWith(NODE_CIPHER[algorithm], key, nonce, aad, ciphertext, tag);
+}
+
+function checkKey(algorithm: AeadAlgorithm, key: Uint8Array): void {
+  const size = AEAD_KEY_SIZE[algorithm];
+  if (size === undefined) {
+    throw new PosternError('CRYPTO_BAD_ALGORITHM', `unknown AEAD algorithm ${String(algorithm)}`);
+  }
+  if (key.length !== size) {
+    throw new PosternError(
+      'CRYPTO_BAD_KEY_SIZE',
+      `${algorithm} takes a ${size}-byte key, got ${key.length}`,
+    );
+  }
+}
+
+function sealWith(
+  nodeCipher: CipherGCMTypes | 'chacha20-poly1305',
+  key: KeyObject | Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  plaintext: Uint8Array,
+): Sealed {
+  checkNonce(nonce);
+  // The union of cipher names defeats the overloads; both kinds take the same options.
+  const cipher = createCipheriv(nodeCipher as CipherGCMTypes, key, nonce, {
+    authTagLength: AEAD_TAG_SIZE,
+  });
+  cipher.setAAD(aad);
+  const head = cipher.update(plaintext);
+  const tail = cipher.final();
+  const ciphertext = tail.length === 0 ? head : Buffer.concat([head, tail]);
+  return { ciphertext: new Uint8Array(ciphertext), tag: new Uint8Array(cipher.getAuthTag()) };
+}
+
+function openWith(
+  nodeCipher: CipherGCMTypes | 'chacha20-poly1305',
+  key: KeyObject | Uint8Array,
+  nonce: Uint8Array,
+  aad: Uint8Array,
+  ciphertext: Uint8Array,
+  tag: Uint8Array,
+): Uint8Array | undefined {
+  if (nonce.length !== AEAD_NONCE_SIZE || tag.length !== AEAD_TAG_SIZE) return undefined;
+  try {
+    const decipher = createDecipheriv(nodeCipher as CipherGCMTypes, key, nonce, {
+      authTagLength: AEAD_TAG_SIZE,
+    });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(tag);
+    const head = decipher.update(ciphertext);
+    const tail = decipher.final();
+    return new Uint8Array(tail.length === 0 ? head : Buffer.concat([head, tail]));
+  } catch {
+    return undefined;
+  }
 }
 
 function checkNonce(nonce: Uint8Array): void {

@@ -14,7 +14,7 @@
 // keys in test/vectors/openvpn/ confirm it.
 //
 // Unwrap does not check replay: the caller owns the replay state for the long-form packet id.
-import { createCipheriv, createSecretKey } from 'node:crypto';
+import { createCipheriv } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { PosternError } from '../errors.js';
 import {
@@ -37,10 +37,14 @@ import { hmacSha256 } from './hmac.js';
 import { directionalKeys } from './static-key.js';
 import type { KeyHalves } from './static-key.js';
 
-/** Ke and Ka for one direction, ready for use. */
+/**
+ * Ke and Ka for one direction. Raw bytes rather than KeyObjects: a session wraps only a few
+ * control packets in its life, and two 32-byte arrays cost far less memory per idle session than
+ * two KeyObjects (each a JS wrapper, a native handle and an OpenSSL-side copy).
+ */
 export interface TlsCryptKey {
-  readonly encryptionKey: KeyObject;
-  readonly authenticationKey: KeyObject;
+  readonly encryptionKey: Uint8Array;
+  readonly authenticationKey: Uint8Array;
 }
 
 export interface TlsCryptKeys {
@@ -62,11 +66,14 @@ export function tlsCryptKeys(key2: Uint8Array, role: TlsCryptRole): TlsCryptKeys
   return { send: tlsCryptKeyFromHalves(send), receive: tlsCryptKeyFromHalves(receive) };
 }
 
-/** Ke = first 256 bits of the cipher half, Ka = first 256 bits of the hmac half. */
+/**
+ * Ke = first 256 bits of the cipher half, Ka = first 256 bits of the hmac half. Copies, so the
+ * result neither changes when the caller wipes its key nor keeps a larger buffer alive.
+ */
 export function tlsCryptKeyFromHalves(halves: KeyHalves): TlsCryptKey {
   return {
-    encryptionKey: createSecretKey(halves.cipher.subarray(0, TLS_CRYPT_KEY_SIZE)),
-    authenticationKey: createSecretKey(halves.hmac.subarray(0, TLS_CRYPT_KEY_SIZE)),
+    encryptionKey: new Uint8Array(halves.cipher.subarray(0, TLS_CRYPT_KEY_SIZE)),
+    authenticationKey: new Uint8Array(halves.hmac.subarray(0, TLS_CRYPT_KEY_SIZE)),
   };
 }
 
@@ -185,7 +192,11 @@ function encodeHeader(h: TlsCryptHeader): Uint8Array {
 }
 
 /** AES-256-CTR with a 128-bit big-endian counter block starting at `iv` (OpenSSL's CTR). */
-export function aes256Ctr(key: KeyObject, iv: Uint8Array, data: Uint8Array): Uint8Array {
+export function aes256Ctr(
+  key: KeyObject | Uint8Array,
+  iv: Uint8Array,
+  data: Uint8Array,
+): Uint8Array {
   const cipher = createCipheriv('aes-256-ctr', key, iv);
   const head = cipher.update(data);
   const tail = cipher.final();

@@ -15,7 +15,7 @@
 //   nonce = iv XOR (64-bit sequence number, left-padded to the iv length); AAD = the 5-byte header
 import { createHmac } from 'node:crypto';
 import { PosternError } from '../errors.js';
-import { AEAD_NONCE_SIZE, AEAD_TAG_SIZE, AeadKey } from './aead.js';
+import { AEAD_NONCE_SIZE, AEAD_TAG_SIZE, aeadOpen, aeadSeal } from './aead.js';
 import type { AeadAlgorithm } from './aead.js';
 
 export type Tls13Suite =
@@ -122,10 +122,19 @@ export function hkdfExpandLabel(
   return out;
 }
 
-/** One direction's traffic key: the AEAD key, the static iv and the next sequence number. */
+/** Bytes held for nothing: a shared empty buffer, so that each session does not hold its own. */
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * One direction's traffic key: the AEAD key and the static iv, in one buffer, and the next
+ * sequence number. The key stays raw bytes (a cipher is built per record): an idle session
+ * exchanges a record now and then, and raw bytes cost far less memory than a KeyObject.
+ */
 class TrafficKey {
-  private readonly aead: AeadKey;
-  private readonly iv: Uint8Array;
+  private readonly aead: AeadAlgorithm;
+  /** key || iv. */
+  private readonly material: Uint8Array;
+  private readonly keySize: number;
   private sequence: number;
 
   constructor(params: SuiteParams, secret: Uint8Array, sequence: number) {
@@ -138,10 +147,15 @@ class TrafficKey {
     if (!Number.isSafeInteger(sequence) || sequence < 0) {
       throw new PosternError('CRYPTO_BAD_ARGUMENT', `bad record sequence number ${sequence}`);
     }
-    const key = hkdfExpandLabel(params.hash, secret, 'key', new Uint8Array(0), params.keySize);
-    this.aead = new AeadKey(params.aead, key);
+    const key = hkdfExpandLabel(params.hash, secret, 'key', NO_BYTES, params.keySize);
+    const iv = hkdfExpandLabel(params.hash, secret, 'iv', NO_BYTES, AEAD_NONCE_SIZE);
+    this.aead = params.aead;
+    this.keySize = params.keySize;
+    this.material = new Uint8Array(params.keySize + AEAD_NONCE_SIZE);
+    this.material.set(key, 0);
+    this.material.set(iv, params.keySize);
     key.fill(0);
-    this.iv = hkdfExpandLabel(params.hash, secret, 'iv', new Uint8Array(0), AEAD_NONCE_SIZE);
+    iv.fill(0);
     this.sequence = sequence;
   }
 
@@ -151,7 +165,7 @@ class TrafficKey {
     // 2^53 records will never be sent on a control channel; stopping there keeps this exact.
     if (!Number.isSafeInteger(sequence + 1)) return undefined;
     this.sequence = sequence + 1;
-    const nonce = new Uint8Array(this.iv);
+    const nonce = this.material.slice(this.keySize);
     const view = new DataView(nonce.buffer);
     const high = Math.floor(sequence / TWO_POW_32);
     const low = sequence % TWO_POW_32;
@@ -163,7 +177,7 @@ class TrafficKey {
   seal(header: Uint8Array, inner: Uint8Array): Uint8Array | undefined {
     const nonce = this.nextNonce();
     if (nonce === undefined) return undefined;
-    const sealed = this.aead.seal(nonce, header, inner);
+    const sealed = aeadSeal(this.aead, this.key(), nonce, header, inner);
     const record = new Uint8Array(header.length + sealed.ciphertext.length + AEAD_TAG_SIZE);
     record.set(header, 0);
     record.set(sealed.ciphertext, header.length);
@@ -175,7 +189,12 @@ class TrafficKey {
     const nonce = this.nextNonce();
     if (nonce === undefined) return undefined;
     const split = encrypted.length - AEAD_TAG_SIZE;
-    return this.aead.open(nonce, header, encrypted.subarray(0, split), encrypted.subarray(split));
+    const ciphertext = encrypted.subarray(0, split);
+    return aeadOpen(this.aead, this.key(), nonce, header, ciphertext, encrypted.subarray(split));
+  }
+
+  private key(): Uint8Array {
+    return this.material.subarray(0, this.keySize);
   }
 }
 
@@ -214,7 +233,7 @@ export class Tls13RecordLayer {
   private readonly reader: TrafficKey;
   private readonly writer: TrafficKey;
   /** Bytes of a record not yet complete (never more than one record). */
-  private partial: Uint8Array = new Uint8Array(0);
+  private partial: Uint8Array = NO_BYTES;
   private readDone = false;
 
   constructor(state: Tls13RecordState) {
@@ -255,7 +274,7 @@ export class Tls13RecordLayer {
     const plaintext: Uint8Array[] = [];
     if (this.readDone) return { kind: 'ok', plaintext, peerClosed: true };
     let input = this.partial.length === 0 ? bytes : concat([this.partial, bytes]);
-    this.partial = new Uint8Array(0);
+    this.partial = NO_BYTES;
     while (input.length >= TLS_RECORD_HEADER_SIZE) {
       const view = new DataView(input.buffer, input.byteOffset, input.length);
       const type = view.getUint8(HEADER_TYPE_OFFSET);
@@ -307,7 +326,7 @@ export class Tls13RecordLayer {
 
   private fail(plaintext: Uint8Array[], failure: Tls13Failure): Tls13OpenResult {
     this.readDone = true;
-    this.partial = new Uint8Array(0);
+    this.partial = NO_BYTES;
     return {
       kind: 'error',
       plaintext,

@@ -121,6 +121,13 @@ interface PendingStream {
   length: number;
 }
 
+// What an idle layer holds instead of Maps of its own: shared, empty and never written (every
+// write goes through `inFlightForWrite` / `receivedForWrite`, which swap in a real Map first).
+// A key state is idle for nearly all of its life, and two empty Maps per key cost more than
+// the rest of the layer.
+const IDLE_IN_FLIGHT: ReadonlyMap<number, InFlight> = new Map();
+const IDLE_RECEIVED: ReadonlyMap<number, Uint8Array> = new Map();
+
 /** `a - b` in the 32-bit id space, in 0..2^32-1. */
 export function packetIdDistance(a: number, b: number): number {
   return (((a - b) % PACKET_ID_MODULUS) + PACKET_ID_MODULUS) % PACKET_ID_MODULUS;
@@ -162,11 +169,11 @@ export class ReliableLayer {
   private readonly repeatRecentAcks: boolean;
 
   private nextSendId: number;
-  private readonly inFlight = new Map<number, InFlight>();
-  private readonly pending: (PendingMessage | PendingStream)[] = [];
+  private inFlight: ReadonlyMap<number, InFlight> = IDLE_IN_FLIGHT;
+  private pending: (PendingMessage | PendingStream)[] = [];
 
   private nextDeliverId: number;
-  private readonly received = new Map<number, Uint8Array>();
+  private received: ReadonlyMap<number, Uint8Array> = IDLE_RECEIVED;
   private readonly unsentAcks: number[] = [];
   private readonly recentAcks: number[] = [];
 
@@ -254,10 +261,11 @@ export class ReliableLayer {
     for (;;) {
       const payload = this.received.get(this.nextDeliverId);
       if (payload === undefined) break;
-      this.received.delete(this.nextDeliverId);
+      this.receivedForWrite().delete(this.nextDeliverId);
       out.push(payload);
       this.nextDeliverId = nextPacketId(this.nextDeliverId);
     }
+    if (this.received.size === 0) this.received = IDLE_RECEIVED;
     return out;
   }
 
@@ -335,7 +343,9 @@ export class ReliableLayer {
       const id = raw >>> 0;
       const entry = this.inFlight.get(id);
       if (entry !== undefined) {
-        this.inFlight.delete(id);
+        const inFlight = this.inFlightForWrite();
+        inFlight.delete(id);
+        if (inFlight.size === 0) this.inFlight = IDLE_IN_FLIGHT;
         newlyAcked.push(id);
         this.counters.acked += 1;
       }
@@ -358,7 +368,7 @@ export class ReliableLayer {
       if (this.received.has(id)) {
         verdict = 'duplicate';
       } else {
-        this.received.set(id, payload ?? new Uint8Array(0));
+        this.receivedForWrite().set(id, payload ?? new Uint8Array(0));
         verdict = 'new';
       }
     } else if (ahead >= PACKET_ID_HALF_RANGE) {
@@ -414,7 +424,7 @@ export class ReliableLayer {
       const { payload, opcode } = this.takePendingPayload();
       const id = this.nextSendId;
       this.nextSendId = nextPacketId(id);
-      this.inFlight.set(id, {
+      this.inFlightForWrite().set(id, {
         packetId: id,
         payload,
         opcode,
@@ -429,7 +439,7 @@ export class ReliableLayer {
   private takePendingPayload(): { payload: Uint8Array; opcode: number | undefined } {
     const head = this.pending[0] as PendingMessage | PendingStream;
     if (head.kind === 'message') {
-      this.pending.shift();
+      this.takePending();
       return { payload: head.payload, opcode: head.opcode };
     }
     const size = Math.min(this.maxPayloadBytes, head.length);
@@ -444,8 +454,24 @@ export class ReliableLayer {
       else head.chunks[0] = chunk.subarray(take);
     }
     head.length -= size;
-    if (head.length === 0) this.pending.shift();
+    if (head.length === 0) this.takePending();
     return { payload, opcode: undefined };
+  }
+
+  /** Drops the head of `pending`; an emptied queue gets a fresh array, shift() keeps capacity. */
+  private takePending(): void {
+    this.pending.shift();
+    if (this.pending.length === 0) this.pending = [];
+  }
+
+  private inFlightForWrite(): Map<number, InFlight> {
+    if (this.inFlight === IDLE_IN_FLIGHT) this.inFlight = new Map();
+    return this.inFlight as Map<number, InFlight>;
+  }
+
+  private receivedForWrite(): Map<number, Uint8Array> {
+    if (this.received === IDLE_RECEIVED) this.received = new Map();
+    return this.received as Map<number, Uint8Array>;
   }
 
   private fastDue(e: InFlight): boolean {

@@ -19,9 +19,7 @@ import {
   tlsCryptWrap,
   dynamicTlsCryptKey2,
 } from '../../../crypto/tls-crypt.js';
-import type { TlsCryptKeys } from '../../../crypto/tls-crypt.js';
 import { appendWrappedClientKey, splitWrappedClientKey } from '../../../crypto/tls-crypt-v2.js';
-import { ReplayWindow } from '../../replay-window.js';
 import {
   parseControlPacket,
   serializeControlBody,
@@ -73,17 +71,31 @@ export type ControlUnwrapResult =
     }
   | { ok: false; reason: ControlUnwrapError };
 
-/** Accepts each long-form packet id (id, time) once, as packet_id.c does for tls-crypt. */
+/** CONTROL_REPLAY_WINDOW as a bit count, and the mask that keeps a bitmap within it. */
+const WINDOW_BITS = BigInt(CONTROL_REPLAY_WINDOW);
+const WINDOW_MASK = (1n << WINDOW_BITS) - 1n;
+
+/**
+ * Accepts each long-form packet id (id, time) once, as packet_id.c does for tls-crypt. The
+ * window is one 64-bit BigInt rather than a ReplayWindow: two of these live in every session
+ * for its whole life, and see a few packets an hour once it is up.
+ */
 export class LongPacketIdReplay {
   private time: number | undefined;
-  private readonly window = new ReplayWindow(CONTROL_REPLAY_WINDOW);
+  /** The highest id seen with `time`; 0 before the first. */
+  private top = 0;
+  /** Bit i set: id `top - i` was seen (i < CONTROL_REPLAY_WINDOW). */
+  private seen = 0n;
 
   /** Would this id be accepted? Changes nothing. */
   check(id: number, time: number): boolean {
     if (id === 0) return false;
     if (this.time === undefined || time > this.time) return true;
     if (time < this.time) return false;
-    return this.window.check(id) === 'ok';
+    if (id > this.top) return true;
+    const behind = this.top - id;
+    if (behind >= CONTROL_REPLAY_WINDOW) return false;
+    return ((this.seen >> BigInt(behind)) & 1n) === 0n;
   }
 
   /** Marks an authenticated id as seen. */
@@ -91,14 +103,25 @@ export class LongPacketIdReplay {
     if (!this.check(id, time)) return;
     if (this.time === undefined || time > this.time) {
       this.time = time;
-      this.window.reset();
+      this.top = 0;
+      this.seen = 0n;
     }
-    this.window.update(id);
+    if (id > this.top) {
+      const ahead = id - this.top;
+      this.seen = ahead >= CONTROL_REPLAY_WINDOW ? 0n : (this.seen << BigInt(ahead)) & WINDOW_MASK;
+      this.top = id;
+    }
+    this.seen |= 1n << BigInt(this.top - id);
   }
 }
 
 interface WrapState {
-  keys: TlsCryptKeys;
+  /**
+   * The 256-byte key2 block; the directional keys are cut from it for each packet. Control
+   * packets are rare once a session is up, so holding one block instead of four prepared keys
+   * keeps an idle session small (and the original state shares the block with `tlsCryptKey`).
+   */
+  key2: Uint8Array;
   nextSendId: number;
   netTime: number;
   replay: LongPacketIdReplay;
@@ -118,12 +141,15 @@ export class ControlChannel {
 
   constructor(options: ControlChannelOptions) {
     this.role = options.role;
-    this.tlsCryptKey = options.tlsCryptKey?.slice();
-    this.wrappedClientKey = options.wrappedClientKey?.slice();
+    // Copies (new Uint8Array, not .slice(), which on a Buffer is a view that could pin a pooled
+    // 8 KiB slab), so the caller may wipe or reuse its bytes.
+    this.tlsCryptKey = options.tlsCryptKey && new Uint8Array(options.tlsCryptKey);
+    this.wrappedClientKey = options.wrappedClientKey && new Uint8Array(options.wrappedClientKey);
     this.expectWrappedClientKey = options.expectWrappedClientKey ?? false;
     if (this.tlsCryptKey !== undefined) {
+      tlsCryptKeys(this.tlsCryptKey, this.role); // throws now, not at the first packet, on a bad size
       this.original = {
-        keys: tlsCryptKeys(this.tlsCryptKey, this.role),
+        key2: this.tlsCryptKey,
         nextSendId: options.firstSendPacketId ?? 1,
         netTime: netTimeOf(options.now),
         replay: new LongPacketIdReplay(),
@@ -149,14 +175,12 @@ export class ControlChannel {
     if (this.tlsCryptKey === undefined) {
       throw new PosternError('OVPN_DYN_TLS_CRYPT', 'dynamic tls-crypt needs tls-crypt');
     }
-    const key2 = dynamicTlsCryptKey2(exported, this.tlsCryptKey);
     this.dynamic = {
-      keys: tlsCryptKeys(key2, this.role),
+      key2: dynamicTlsCryptKey2(exported, this.tlsCryptKey),
       nextSendId: 1,
       netTime: netTimeOf(now),
       replay: new LongPacketIdReplay(),
     };
-    key2.fill(0);
   }
 
   /** The bytes on the wire for one control packet. Throws only on our own misuse. */
@@ -172,7 +196,7 @@ export class ControlChannel {
       const packetId = state.nextSendId;
       state.nextSendId += 1;
       out = tlsCryptWrap(
-        state.keys.send,
+        tlsCryptKeys(state.key2, this.role).send,
         {
           opcode: packet.opcode,
           keyId: packet.keyId,
@@ -209,7 +233,7 @@ export class ControlChannel {
       if (!parsed.ok) return { ok: false, reason: 'malformed' };
       return { ok: true, packet: parsed.packet, wrapPacketId: undefined };
     }
-    const opened = tlsCryptUnwrap(state.keys.receive, body);
+    const opened = tlsCryptUnwrap(tlsCryptKeys(state.key2, this.role).receive, body);
     if (!opened.ok) return { ok: false, reason: opened.reason };
     const { packetId, netTime } = opened.header;
     if (!state.replay.check(packetId, netTime)) return { ok: false, reason: 'replay' };

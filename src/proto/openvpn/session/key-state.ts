@@ -30,6 +30,8 @@ import type { TlsEngine, TlsEngineFactory, TlsEvent, TlsHandshakeInfo } from './
 const RESET_PACKET_ID = 0;
 /** A key method 2 message is a few hundred bytes; more without a complete one is garbage. */
 const MAX_KEY_METHOD_2_BYTES = 4096;
+/** Shared by every key state that has no partial key method 2 message (nearly all of them). */
+const NO_BYTES = new Uint8Array(0);
 
 export type KeyPhase =
   'initial' | 'tls' | 'key-exchange' | 'key-exchanged' | 'active' | 'lame-duck' | 'closed';
@@ -70,7 +72,6 @@ export interface KeyStateOptions {
 export class KeyState {
   readonly keyId: number;
   readonly role: KeyMethod2Sender;
-  readonly localKeyMethod2: KeyMethod2Message;
   readonly tls: TlsEngine;
   readonly reliable: ReliableLayer;
   private phaseNow: KeyPhase = 'initial';
@@ -80,9 +81,13 @@ export class KeyState {
   private heldCiphertext: Uint8Array[] = [];
   private heldPlaintext: Uint8Array[] = [];
   private heldMessages: Uint8Array[] = [];
-  private keyMethod2Bytes: Uint8Array = new Uint8Array(0);
+  private keyMethod2Bytes: Uint8Array = NO_BYTES;
+  // Both key method 2 messages serve only to derive this key's data keys: activate() lets go of
+  // them, as a key lives on for an hour or more after that.
+  private local: KeyMethod2Message | undefined;
   private remote: KeyMethod2Message | undefined;
-  private handshake: TlsHandshakeInfo | undefined;
+  private keyMethod2Done = false;
+  private handshakeDone = false;
   private readonly splitter = new ControlMessageSplitter();
   /** Ciphertext events seen; lets a session wait until a last message has left TLS. */
   ciphertextEvents = 0;
@@ -90,7 +95,7 @@ export class KeyState {
   constructor(options: KeyStateOptions) {
     this.keyId = options.keyId;
     this.role = options.role;
-    this.localKeyMethod2 = options.localKeyMethod2;
+    this.local = options.localKeyMethod2;
     this.peerResetOpcodes = options.peerResetOpcodes;
     const preExchanged = options.resetOpcode === undefined;
     this.reliable = new ReliableLayer({
@@ -104,26 +109,31 @@ export class KeyState {
       this.reliable.queue(options.resetPayload ?? new Uint8Array(0), options.resetOpcode);
     }
     if (preExchanged) this.phaseNow = 'tls';
-    this.tls = options.createTls(this.keyId, (event) => options.onTlsEvent(this, event));
+    // The callback must not close over `options`: the engine keeps it for the key's life.
+    const onTlsEvent = options.onTlsEvent;
+    this.tls = options.createTls(this.keyId, (event) => onTlsEvent(this, event));
   }
 
   get phase(): KeyPhase {
     return this.phaseNow;
   }
 
-  /** The peer's key method 2 message, once read. */
+  /** Our key method 2 message, until activate(). */
+  get localKeyMethod2(): KeyMethod2Message | undefined {
+    return this.local;
+  }
+
+  /** The peer's key method 2 message, once read and until activate(). */
   get remoteKeyMethod2(): KeyMethod2Message | undefined {
     return this.remote;
   }
 
-  get handshakeInfo(): TlsHandshakeInfo | undefined {
-    return this.handshake;
-  }
-
-  /** Data keys are out: the key carries traffic. */
+  /** Data keys are out: the key carries traffic. The key method 2 messages are let go. */
   activate(): void {
     this.requirePhase('key-exchanged', 'activate');
     this.phaseNow = 'active';
+    this.local = undefined;
+    this.remote = undefined;
   }
 
   /** A newer key took over; this one only decrypts until the transition window ends. */
@@ -182,7 +192,7 @@ export class KeyState {
         this.openGate();
         return [];
       case 'handshake-done': {
-        this.handshake = event.info;
+        this.handshakeDone = true;
         if (this.phaseNow === 'initial' || this.phaseNow === 'tls') this.phaseNow = 'key-exchange';
         const events: KeyStateEvent[] = [{ kind: 'handshake-done', info: event.info }];
         if (this.role === 'client') this.sendKeyMethod2();
@@ -192,7 +202,7 @@ export class KeyState {
         return events;
       }
       case 'plaintext':
-        if (this.handshake === undefined) {
+        if (!this.handshakeDone) {
           this.heldPlaintext.push(event.bytes);
           return [];
         }
@@ -211,7 +221,7 @@ export class KeyState {
       throw new PosternError('OVPN_KEY_STATE', `key ${this.keyId} is closed`);
     }
     const bytes = encodeControlMessage(text);
-    if (this.remote === undefined) this.heldMessages.push(bytes);
+    if (!this.keyMethod2Done) this.heldMessages.push(bytes);
     else this.tls.sendPlaintext(bytes);
   }
 
@@ -241,11 +251,12 @@ export class KeyState {
   }
 
   private sendKeyMethod2(): void {
-    this.tls.sendPlaintext(encodeKeyMethod2(this.localKeyMethod2, this.role));
+    const local = this.local as KeyMethod2Message; // sent before activate() lets go of it
+    this.tls.sendPlaintext(encodeKeyMethod2(local, this.role));
   }
 
   private onPlaintext(bytes: Uint8Array): KeyStateEvent[] {
-    if (this.remote !== undefined) return this.controlMessages(bytes);
+    if (this.keyMethod2Done) return this.controlMessages(bytes);
     const joined = new Uint8Array(this.keyMethod2Bytes.length + bytes.length);
     joined.set(this.keyMethod2Bytes, 0);
     joined.set(bytes, this.keyMethod2Bytes.length);
@@ -257,12 +268,13 @@ export class KeyState {
         this.keyMethod2Bytes = joined;
         return [];
       }
-      this.keyMethod2Bytes = new Uint8Array(0);
+      this.keyMethod2Bytes = NO_BYTES;
       return [{ kind: 'key-method-2-invalid', detail: `${decoded.reason}: ${decoded.detail}` }];
     }
     // Bytes after the message are ignored, as OpenVPN does: it reads one TLS record.
-    this.keyMethod2Bytes = new Uint8Array(0);
+    this.keyMethod2Bytes = NO_BYTES;
     this.remote = decoded.message;
+    this.keyMethod2Done = true;
     if (this.role === 'server') this.sendKeyMethod2();
     this.phaseNow = 'key-exchanged';
     for (const message of this.heldMessages) this.tls.sendPlaintext(message);

@@ -111,23 +111,62 @@ export function serverOccOptions(transport: Transport): string {
   return `V4,dev-type tun,link-mtu 1541,tun-mtu 1500,proto ${proto},auth SHA1,keysize 128,key-method 2,tls-server`;
 }
 
+/** Built once: every session refers to the same strings instead of holding its own copy. */
+const DEFAULT_OCC_OPTIONS: Readonly<Record<Transport, string>> = {
+  udp: serverOccOptions('udp'),
+  tcp: serverOccOptions('tcp'),
+};
+
+/** The opcodes a peer's message 0 may carry, one shared list per opcode (not one per key). */
+const CLIENT_RESET_OPCODES: Readonly<
+  Record<ServerSessionStart['clientResetOpcode'], readonly Opcode[]>
+> = {
+  [Opcode.CONTROL_HARD_RESET_CLIENT_V2]: [Opcode.CONTROL_HARD_RESET_CLIENT_V2],
+  [Opcode.CONTROL_HARD_RESET_CLIENT_V3]: [Opcode.CONTROL_HARD_RESET_CLIENT_V3],
+};
+const SOFT_RESET_OPCODES: readonly Opcode[] = [Opcode.CONTROL_SOFT_RESET_V1];
+
 type AuthState =
   | { kind: 'waiting' }
   | { kind: 'pending' }
-  | { kind: 'accepted'; pushConfig: PushConfig }
+  | {
+      kind: 'accepted';
+      /** The config, until the first PUSH_REPLY is built from it. */
+      pushConfig: PushConfig | undefined;
+      /**
+       * The PUSH_REPLY messages once built: what this session negotiated no longer changes, and
+       * a few strings are much smaller to keep than the config's objects and arrays.
+       */
+      replies: readonly string[] | undefined;
+      ping: number | undefined;
+      pingRestart: number | undefined;
+    }
   | { kind: 'rejected' };
 
 export class ServerSession extends SessionCore<
   { kind: 'authenticate'; request: AuthRequest } | ServerEstablished
 > {
-  private readonly start: ServerSessionStart;
+  // An established session lives long and idle, so it keeps only what it still uses: what the
+  // start, the first handshake and the first key method 2 brought is reduced to a few fields
+  // once it has served (see accept()).
+  private readonly clientResetOpcodes: readonly Opcode[];
+  /** Until the authenticate request carries it away. */
+  private wkcMetadata: TlsCryptV2Metadata | undefined;
+  /** The configured list as given (shared between sessions); filtered when NCP runs. */
   private readonly dataCiphers: readonly string[];
   private readonly assignedPeerId: number | undefined;
   private readonly occOptions: string;
   private auth: AuthState = { kind: 'waiting' };
+  /** The first handshake's details, until the `established` output has carried them away. */
   private firstTls: TlsHandshakeInfo | undefined;
-  private firstKeyMethod2: KeyMethod2Message | undefined;
+  private firstHandshakeDone = false;
+  private firstCommonName: string | undefined;
+  private firstKeyMethod2Done = false;
+  private firstUsername: string | undefined;
+  /** The client's peer-info, until accept(); then only what PUSH_REPLY needs of it. */
   private peer: PeerInfo | undefined;
+  private peerCcExitNotify = false;
+  private peerMtu: number | undefined;
   private pushRequested = false;
   private lastPushAt: number | undefined;
 
@@ -149,12 +188,11 @@ export class ServerSession extends SessionCore<
       ...(options.renegotiation !== undefined ? { renegotiation: options.renegotiation } : {}),
       ...(options.wake !== undefined ? { wake: options.wake } : {}),
     });
-    this.start = start;
-    this.dataCiphers = (options.dataCiphers ?? DEFAULT_DATA_CIPHERS).filter(
-      (c) => parseAeadAlgorithm(c.replace(/^\?/, '')) !== undefined,
-    );
+    this.clientResetOpcodes = CLIENT_RESET_OPCODES[start.clientResetOpcode];
+    this.wkcMetadata = start.wkcMetadata;
+    this.dataCiphers = options.dataCiphers ?? DEFAULT_DATA_CIPHERS;
     this.assignedPeerId = options.peerId;
-    this.occOptions = options.occOptions ?? serverOccOptions(options.transport ?? 'udp');
+    this.occOptions = options.occOptions ?? DEFAULT_OCC_OPTIONS[options.transport ?? 'udp'];
     this.schedule.startFirstKey(options.now);
     this.primary = this.newKeyState(
       0,
@@ -166,15 +204,11 @@ export class ServerSession extends SessionCore<
 
   /** The client certificate's commonName (the user), once the first handshake is done. */
   get commonName(): string | undefined {
-    return this.firstTls?.peerCommonName;
+    return this.firstCommonName;
   }
 
   get username(): string | undefined {
-    return this.firstKeyMethod2?.username;
-  }
-
-  get peerInfo(): PeerInfo | undefined {
-    return this.peer;
+    return this.firstUsername;
   }
 
   get cipher(): AeadAlgorithm | undefined {
@@ -193,7 +227,7 @@ export class ServerSession extends SessionCore<
    */
   get keepalive(): { pingIntervalSec: number; timeoutSec: number } | undefined {
     if (this.auth.kind !== 'accepted') return undefined;
-    const { ping, pingRestart } = this.auth.pushConfig;
+    const { ping, pingRestart } = this.auth;
     if (ping === undefined || pingRestart === undefined) return undefined;
     return { pingIntervalSec: ping, timeoutSec: pingRestart * SERVER_PING_RESTART_FACTOR };
   }
@@ -207,8 +241,17 @@ export class ServerSession extends SessionCore<
     return this.run(now, () => {
       const key = this.primary;
       if (key === undefined || key.keyId !== 0 || key.phase !== 'key-exchanged') return;
-      this.auth = { kind: 'accepted', pushConfig };
+      this.auth = {
+        kind: 'accepted',
+        pushConfig,
+        replies: undefined,
+        ping: pushConfig.ping,
+        pingRestart: pushConfig.pingRestart,
+      };
       const peer = this.peer as PeerInfo;
+      this.peer = undefined;
+      this.peerCcExitNotify = peerSupports(peer, 'CC_EXIT_NOTIFY');
+      this.peerMtu = peer.mtu;
       if (this.control.wrapped && peerSupports(peer, 'DYN_TLS_CRYPT')) {
         this.control.enableDynamicTlsCrypt(
           key.tls.exportKeyingMaterial(KEY2_SIZE, EKM_LABEL_DYNAMIC_TLS_CRYPT),
@@ -217,14 +260,16 @@ export class ServerSession extends SessionCore<
       }
       this.activateKey(key, now);
       const params = this.dataParams;
-      if (params === undefined || this.firstTls === undefined) return;
+      const tls = this.firstTls;
+      if (params === undefined || tls === undefined) return;
+      this.firstTls = undefined;
       this.emit({
         kind: 'established',
         commonName: this.commonName,
         username: this.username,
         cipher: params.cipher,
         peerId: params.peerId,
-        tls: this.firstTls,
+        tls,
       });
       if (this.pushRequested || peerSupports(peer, 'REQUEST_PUSH')) this.sendPushReply(now);
     });
@@ -265,7 +310,7 @@ export class ServerSession extends SessionCore<
   // Session hooks.
 
   protected peerResetOpcodes(keyId: number): readonly Opcode[] {
-    return keyId === 0 ? [this.start.clientResetOpcode] : [Opcode.CONTROL_SOFT_RESET_V1];
+    return keyId === 0 ? this.clientResetOpcodes : SOFT_RESET_OPCODES;
   }
 
   protected newLocalKeyMethod2(): KeyMethod2Message {
@@ -283,21 +328,23 @@ export class ServerSession extends SessionCore<
   protected onKeyEvent(state: KeyState, event: KeyStateEvent, now: number): void {
     switch (event.kind) {
       case 'handshake-done':
-        if (state.keyId === 0 && this.firstTls === undefined) {
+        if (state.keyId === 0 && !this.firstHandshakeDone) {
+          this.firstHandshakeDone = true;
           this.firstTls = event.info;
+          this.firstCommonName = event.info.peerCommonName;
         } else if (event.info.peerVerifyError !== undefined) {
           this.closeNow(
             'tls-error',
             `client certificate refused on renegotiation: ${event.info.peerVerifyError}`,
           );
-        } else if (event.info.peerCommonName !== this.firstTls?.peerCommonName) {
+        } else if (event.info.peerCommonName !== this.firstCommonName) {
           this.closeNow('tls-error', 'the certificate commonName changed on renegotiation');
         }
         return;
       case 'key-method-2':
-        if (this.firstKeyMethod2 === undefined && state.keyId === 0) {
+        if (!this.firstKeyMethod2Done && state.keyId === 0) {
           this.firstKeyExchanged(event.message, now);
-        } else if (event.message.username !== this.firstKeyMethod2?.username) {
+        } else if (event.message.username !== this.firstUsername) {
           this.closeNow('tls-error', 'the username changed on renegotiation');
         } else if (this.dataParams !== undefined) {
           this.activateKey(state, now);
@@ -322,7 +369,8 @@ export class ServerSession extends SessionCore<
   }
 
   private firstKeyExchanged(message: KeyMethod2Message, now: number): void {
-    this.firstKeyMethod2 = message;
+    this.firstKeyMethod2Done = true;
+    this.firstUsername = message.username;
     // TLS finished with a certificate that did not verify (revoked, another CA, expired): no
     // keys, no questions to the gateway; AUTH_FAILED tells the client why it need not retry.
     const verifyError = this.firstTls?.peerVerifyError;
@@ -338,7 +386,9 @@ export class ServerSession extends SessionCore<
     const peer = parsePeerInfo(message.peerInfo);
     this.peer = peer;
     const ncp = negotiateCipher({
-      serverCiphers: this.dataCiphers,
+      serverCiphers: this.dataCiphers.filter(
+        (c) => parseAeadAlgorithm(c.replace(/^\?/, '')) !== undefined,
+      ),
       peerInfo: peer,
       occOptions: message.options,
     });
@@ -360,6 +410,8 @@ export class ServerSession extends SessionCore<
     };
     this.auth = { kind: 'pending' };
     const tls = this.firstTls as TlsHandshakeInfo;
+    const wkcMetadata = this.wkcMetadata;
+    this.wkcMetadata = undefined;
     this.emit({
       kind: 'authenticate',
       request: {
@@ -370,7 +422,7 @@ export class ServerSession extends SessionCore<
         password: message.password,
         peerInfo: peer,
         peerInfoText: message.peerInfo,
-        wkcMetadata: this.start.wkcMetadata,
+        wkcMetadata,
         cipher,
         tls,
       },
@@ -403,12 +455,16 @@ export class ServerSession extends SessionCore<
   }
 
   private sendPushReply(now: number): void {
-    if (this.auth.kind !== 'accepted' || this.dataParams === undefined || this.peer === undefined) {
-      return;
+    const auth = this.auth;
+    if (auth.kind !== 'accepted' || this.dataParams === undefined) return;
+    let replies = auth.replies;
+    if (replies === undefined) {
+      // slice(): an exact-size copy, not the builder's grown array.
+      replies = buildPushReplies(this.pushOptions(auth.pushConfig as PushConfig)).slice();
+      auth.replies = replies;
+      auth.pushConfig = undefined;
     }
-    for (const text of buildPushReplies(this.pushOptions(this.auth.pushConfig, this.peer))) {
-      this.sendControlMessage(text);
-    }
+    for (const text of replies) this.sendControlMessage(text);
     this.lastPushAt = now;
     // Once a key is active its data keys (and, for key 0, the dynamic tls-crypt key) have been
     // exported, and what remains on its TLS session is a few small control messages: let the
@@ -419,7 +475,7 @@ export class ServerSession extends SessionCore<
   }
 
   /** The gateway's config plus what this session negotiated (push.c prepare_push_reply). */
-  private pushOptions(base: PushConfig, peer: PeerInfo): PushConfig {
+  private pushOptions(base: PushConfig): PushConfig {
     const params = this.dataParams as NonNullable<typeof this.dataParams>;
     const config: PushConfig = { ...base, cipher: params.cipher };
     delete config.protocolFlags;
@@ -427,7 +483,7 @@ export class ServerSession extends SessionCore<
     if (params.peerId !== undefined) config.peerId = params.peerId;
     else delete config.peerId;
     const ekm = params.derivation === 'tls-ekm';
-    if (peerSupports(peer, 'CC_EXIT_NOTIFY')) {
+    if (this.peerCcExitNotify) {
       const flags: ProtocolFlag[] = ['cc-exit'];
       if (ekm) flags.push('tls-ekm');
       if (this.control.dynamicTlsCrypt) flags.push('dyn-tls-crypt');
@@ -436,7 +492,8 @@ export class ServerSession extends SessionCore<
       config.keyDerivation = 'tls-ekm';
     }
     // A client takes a pushed tun-mtu only up to the IV_MTU it announced.
-    if (config.tunMtu !== undefined && (peer.mtu === undefined || peer.mtu < config.tunMtu)) {
+    const mtu = this.peerMtu;
+    if (config.tunMtu !== undefined && (mtu === undefined || mtu < config.tunMtu)) {
       delete config.tunMtu;
     }
     return config;

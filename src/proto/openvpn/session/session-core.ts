@@ -103,6 +103,9 @@ export interface SessionCoreOptions {
 
 type SessionPhase = 'open' | 'closing' | 'closed';
 
+/** What `dropCounts` shows before the first drop: most sessions never drop a packet. */
+const NO_DROPS: ReadonlyMap<string, number> = new Map();
+
 function unitRandom(random: RandomBytes): () => number {
   return () => {
     const b = random(4);
@@ -125,7 +128,7 @@ export abstract class SessionCore<Extra extends { kind: string }> {
   protected dataParams: DataChannelParams | undefined;
   private readonly createTls: TlsEngineFactory;
   private readonly wake: (() => void) | undefined;
-  private readonly inbox: { state: KeyState; event: TlsEvent }[] = [];
+  private inbox: { state: KeyState; event: TlsEvent }[] = [];
   private outputs: (CommonOutput | Extra)[] = [];
   private phase: SessionPhase = 'open';
   private linger:
@@ -137,14 +140,17 @@ export abstract class SessionCore<Extra extends { kind: string }> {
         mark: number;
       }
     | undefined;
-  private readonly drops = new Map<string, number>();
+  /** Created at the first drop. */
+  private drops: Map<string, number> | undefined;
   private readonly maxPayloadBytes: number;
   private renegotiations = 0;
 
   protected constructor(options: SessionCoreOptions) {
     this.role = options.role;
-    this.localSessionId = options.localSessionId.slice();
-    this.remoteSessionId = options.remoteSessionId?.slice();
+    // Copies (new Uint8Array: Buffer's slice() is a view, which could pin a whole packet or a
+    // pooled 8 KiB slab for the session's life).
+    this.localSessionId = new Uint8Array(options.localSessionId);
+    this.remoteSessionId = options.remoteSessionId && new Uint8Array(options.remoteSessionId);
     this.control = options.control;
     this.createTls = options.createTls;
     this.random = options.random;
@@ -234,7 +240,7 @@ export abstract class SessionCore<Extra extends { kind: string }> {
 
   /** Packets dropped, by reason (bad tls-crypt tag, replay, wrong session id, ...). */
   get dropCounts(): ReadonlyMap<string, number> {
-    return this.drops;
+    return this.drops ?? NO_DROPS;
   }
 
   /** Renegotiations started so far, by either side. */
@@ -276,6 +282,7 @@ export abstract class SessionCore<Extra extends { kind: string }> {
   }
 
   protected countDrop(reason: string): void {
+    this.drops ??= new Map();
     this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
   }
 
@@ -321,7 +328,13 @@ export abstract class SessionCore<Extra extends { kind: string }> {
   protected activateKey(state: KeyState, now: number): void {
     const params = this.dataParams;
     const remote = state.remoteKeyMethod2;
-    if (params === undefined || remote === undefined || this.remoteSessionId === undefined) {
+    const local = state.localKeyMethod2;
+    if (
+      params === undefined ||
+      remote === undefined ||
+      local === undefined ||
+      this.remoteSessionId === undefined
+    ) {
       throw new PosternError('OVPN_SESSION_STATE', `key ${state.keyId} is not ready for data keys`);
     }
     const server = this.role === 'server';
@@ -330,8 +343,8 @@ export abstract class SessionCore<Extra extends { kind: string }> {
       tls: state.tls,
       role: this.role,
       cipher: params.cipher,
-      clientKeyMethod2: server ? remote : state.localKeyMethod2,
-      serverKeyMethod2: server ? state.localKeyMethod2 : remote,
+      clientKeyMethod2: server ? remote : local,
+      serverKeyMethod2: server ? local : remote,
       clientSessionId: server ? this.remoteSessionId : this.localSessionId,
       serverSessionId: server ? this.localSessionId : this.remoteSessionId,
     });
@@ -404,11 +417,14 @@ export abstract class SessionCore<Extra extends { kind: string }> {
   }
 
   private drainInbox(now: number): void {
+    if (this.inbox.length === 0) return;
     while (this.inbox.length > 0 && this.phase !== 'closed') {
       const { state, event } = this.inbox.shift() as { state: KeyState; event: TlsEvent };
       if (state !== this.primary && state !== this.lameDuck) continue;
       this.handleKeyEvents(state, state.onTls(event), now);
     }
+    // shift() leaves the array's grown backing store in place; an idle session need not keep it.
+    if (this.inbox.length === 0) this.inbox = [];
   }
 
   private receivePacket(bytes: Uint8Array, now: number): void {
@@ -423,7 +439,7 @@ export abstract class SessionCore<Extra extends { kind: string }> {
         this.countDrop('unexpected-packet');
         return;
       }
-      this.remoteSessionId = packet.sessionId.slice();
+      this.remoteSessionId = new Uint8Array(packet.sessionId);
     } else if (!sessionIdEquals(packet.sessionId, this.remoteSessionId)) {
       this.countDrop('wrong-session-id');
       return;
