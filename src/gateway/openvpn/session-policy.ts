@@ -32,6 +32,12 @@ export class SessionPolicies {
   readonly #dp: GatewayDataPath;
   readonly #log: Logger;
   readonly #byPeerId = new Map<number, Entry>();
+  readonly #peerIdBySession = new Map<string, number>();
+  /**
+   * Compiled policies by group set: sessions of the same groups share one (10,000 sessions of a
+   * few group sets hold a few policies). Emptied when postern.yaml changes.
+   */
+  readonly #compiled = new Map<string, CompiledPolicy>();
   readonly #sampler = new DropSampler();
 
   constructor(gw: Gateway, dp: GatewayDataPath, log: Logger) {
@@ -43,8 +49,9 @@ export class SessionPolicies {
 
   /** The session was authorised for `groups`: compile its policy (applied once its peer exists). */
   assign(session: PolicySession, groups: string[]): void {
-    const policy = compilePolicy(this.#gw.config, groups);
+    const policy = this.#policyFor(groups);
     this.#byPeerId.set(session.peerId, { session, groups, policy, seenDrops: 0 });
+    this.#peerIdBySession.set(session.id, session.peerId);
     if (this.#dp.hasPeer(session.peerId)) this.#dp.setPolicy(session.peerId, policy);
   }
 
@@ -56,8 +63,9 @@ export class SessionPolicies {
 
   /** postern.yaml changed: every live session follows its groups' new rules. */
   refresh(): void {
+    this.#compiled.clear();
     for (const [peerId, e] of this.#byPeerId) {
-      e.policy = compilePolicy(this.#gw.config, e.groups);
+      e.policy = this.#policyFor(e.groups);
       if (this.#dp.hasPeer(peerId)) this.#dp.setPolicy(peerId, e.policy);
     }
     this.#log.info(
@@ -68,10 +76,18 @@ export class SessionPolicies {
 
   /** Packets of the session its policy dropped; undefined for a session not known here. */
   drops(sessionId: string): number | undefined {
-    for (const [peerId, e] of this.#byPeerId) {
-      if (e.session.id === sessionId) return this.#dp.policyDrops(peerId);
+    const peerId = this.#peerIdBySession.get(sessionId);
+    return peerId === undefined ? undefined : this.#dp.policyDrops(peerId);
+  }
+
+  #policyFor(groups: readonly string[]): CompiledPolicy {
+    const key = groups.join('\n');
+    let policy = this.#compiled.get(key);
+    if (policy === undefined) {
+      policy = compilePolicy(this.#gw.config, [...groups]);
+      this.#compiled.set(key, policy);
     }
-    return undefined;
+    return policy;
   }
 
   /** Turns the drops sampled since the last sweep into audit records, within the rate limit. */
@@ -91,6 +107,7 @@ export class SessionPolicies {
     if (!e) return;
     this.#audit(e, this.#dp.takePolicySamples(peerId), Date.now());
     this.#byPeerId.delete(peerId);
+    this.#peerIdBySession.delete(e.session.id);
     this.#sampler.forget(e.session.id);
   }
 
