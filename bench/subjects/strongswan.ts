@@ -6,7 +6,7 @@
 // writes /run/charon.pid), its own strongswan.conf (STRONGSWAN_CONF) and its own vici socket in
 // the lab's temp folder, which swanctl is pointed at.
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostName, Lab } from '../../src/lab/index.js';
 import { spawnWatched, type Watched } from '../lib/process.js';
@@ -125,6 +125,9 @@ async function startCharon(lab: Lab, side: Side, psk: string): Promise<Charon> {
   const conf = join(lab.tmpDir, `strongswan-${side}.conf`);
   const swanctlFile = join(lab.tmpDir, `swanctl-${side}.conf`);
   writeFileSync(conf, strongswanConf(vici));
+  // A charon started before in this lab (the second connect) leaves its socket file behind:
+  // waiting for the file must mean waiting for this charon.
+  rmSync(vici, { force: true });
   writeFileSync(swanctlFile, swanctlConf(side, lab, psk), { mode: 0o600 });
   const env = { STRONGSWAN_CONF: conf };
   // `ip netns exec` already gave the program its own mount namespace (mounts are slaves of the
