@@ -612,17 +612,23 @@ static napi_value dp_take_policy_samples(napi_env env, napi_callback_info info) 
   return result;
 }
 
+/* { names[i]: counters[i] } for i < count; NULL with an exception pending on failure. */
+static napi_value counters_object(napi_env env, const char *const *names,
+                                  _Atomic uint64_t *counters, int count) {
+  napi_value result;
+  NAPI_CALL(env, napi_create_object(env, &result));
+  for (int i = 0; i < count; i++) {
+    NAPI_CALL(env, set_number(env, result, names[i], (double)counter_get(&counters[i])));
+  }
+  return result;
+}
+
 /* dropCounters(): { [reason]: number } */
 static napi_value dp_drop_counters(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   dp *d = get_dp(env, info, &argc, NULL);
   if (d == NULL) return NULL;
-  napi_value result;
-  NAPI_CALL(env, napi_create_object(env, &result));
-  for (int i = 0; i < OVPN_DROP_COUNT; i++) {
-    NAPI_CALL(env, set_number(env, result, ovpn_drop_names[i], (double)counter_get(&d->drops[i])));
-  }
-  return result;
+  return counters_object(env, ovpn_drop_names, d->drops, OVPN_DROP_COUNT);
 }
 
 /* stats(): { rxDatagrams, rxBatches, ... , peers } */
@@ -630,11 +636,8 @@ static napi_value dp_stats(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   dp *d = get_dp(env, info, &argc, NULL);
   if (d == NULL) return NULL;
-  napi_value result;
-  NAPI_CALL(env, napi_create_object(env, &result));
-  for (int i = 0; i < STAT_COUNT; i++) {
-    NAPI_CALL(env, set_number(env, result, STAT_NAMES[i], (double)counter_get(&d->stats[i])));
-  }
+  napi_value result = counters_object(env, STAT_NAMES, d->stats, STAT_COUNT);
+  if (result == NULL) return NULL;
   NAPI_CALL(env, set_number(env, result, "peers", d->peer_count));
   return result;
 }

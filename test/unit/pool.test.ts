@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { LeaseCursor } from '../../src/control/pool/lease-cursor.js';
 import {
   AddressPool,
   addressToBigInt,
@@ -12,75 +13,23 @@ describe('address pool', () => {
   it('keeps the gateway, network and broadcast addresses out of an IPv4 pool', () => {
     const p = new AddressPool('100.64.0.0/29');
     assert.equal(p.gateway, '100.64.0.1');
-    const got = [
-      p.allocate(),
-      p.allocate(),
-      p.allocate(),
-      p.allocate(),
-      p.allocate(),
-      p.allocate(),
-    ];
-    assert.deepEqual(got, [
-      '100.64.0.2',
-      '100.64.0.3',
-      '100.64.0.4',
-      '100.64.0.5',
-      '100.64.0.6',
-      undefined,
-    ]);
-  });
-
-  it('gives back a released address, and the preferred one when free', () => {
-    const p = new AddressPool('100.64.0.0/24');
-    assert.equal(p.allocate(), '100.64.0.2');
-    assert.equal(p.allocate('100.64.0.77'), '100.64.0.77');
-    assert.equal(
-      p.allocate('100.64.0.77'),
-      '100.64.0.3',
-      'a taken preference falls back to the lowest free',
+    assert.equal(p.clientCount, 5n);
+    assert.deepEqual(
+      [...new LeaseCursor('100.64.0.0/29').candidates()],
+      ['100.64.0.2', '100.64.0.3', '100.64.0.4', '100.64.0.5', '100.64.0.6'],
     );
-    assert.equal(
-      p.allocate('192.0.2.1'),
-      '100.64.0.4',
-      'an address outside the pool is never handed out',
-    );
-    p.release('100.64.0.2');
-    assert.equal(p.allocate(), '100.64.0.2');
-    assert.equal(p.take('100.64.0.1'), false, 'the gateway address cannot be taken');
+    for (const outside of ['100.64.0.0', '100.64.0.1', '100.64.0.7', '192.0.2.1']) {
+      assert.equal(p.isClientAddress(outside), false, `${outside} is not a client address`);
+    }
   });
 
   it('works for IPv6 with canonical text', () => {
     const p = new AddressPool('fd00:64::/64');
     assert.equal(p.gateway, 'fd00:64::1');
-    assert.equal(p.allocate(), 'fd00:64::2');
-    assert.equal(p.allocate('fd00:64::abcd'), 'fd00:64::abcd');
-    assert.equal(p.allocate('FD00:64:0:0::abce'), 'FD00:64:0:0::abce');
-  });
-
-  it('never hands out one address twice', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.oneof(fc.constant('a'), fc.integer({ min: 0, max: 40 })), { maxLength: 200 }),
-        (ops) => {
-          const p = new AddressPool('100.64.0.0/26');
-          const live = new Set<string>();
-          for (const op of ops) {
-            if (op === 'a') {
-              const a = p.allocate();
-              if (a === undefined) assert.equal(live.size, 61);
-              else {
-                assert.ok(!live.has(a));
-                live.add(a);
-              }
-            } else {
-              const a = `100.64.0.${op + 2}`;
-              p.release(a);
-              live.delete(a);
-            }
-          }
-        },
-      ),
-    );
+    assert.equal(new LeaseCursor('fd00:64::/64').candidates().next().value, 'fd00:64::2');
+    assert.equal(p.isClientAddress('FD00:64:0:0::abce'), true);
+    assert.equal(p.isClientAddress('fd00:64::1'), false, 'the gateway address is not a client one');
+    assert.equal(p.isClientAddress('fd00:65::2'), false);
   });
 
   it('address text round-trips through numbers', () => {

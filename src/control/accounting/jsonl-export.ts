@@ -3,7 +3,7 @@
 // writes some of them from another process), so the file holds each exactly once; after a
 // restart the export resumes after the last audit id the file already has.
 import { appendFileSync, closeSync, openSync, readSync, statSync } from 'node:fs';
-import type { Db } from '../store/index.js';
+import { auditRecordOf, type Db } from '../store/index.js';
 
 /** How much of the file's end is read to find where a previous run stopped. */
 const TAIL_BYTES = 64 * 1024;
@@ -61,19 +61,7 @@ export class JsonLinesExport {
       .orderBy('id', 'asc')
       .execute();
     if (rows.length === 0) return;
-    this.#append(
-      rows.map((r) => ({
-        type: 'audit',
-        id: r.id,
-        time: r.time,
-        event: r.event,
-        user: r.user_name,
-        remote: r.remote,
-        result: r.result,
-        reason: r.reason,
-        ...(r.detail ? { detail: JSON.parse(r.detail) as unknown } : {}),
-      })),
-    );
+    this.#append(rows.map((r) => ({ type: 'audit', id: r.id, ...auditRecordOf(r) })));
     this.#auditCursor = rows[rows.length - 1]?.id ?? this.#auditCursor;
   }
 

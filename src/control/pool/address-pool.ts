@@ -1,6 +1,6 @@
-// Hands out client addresses from a pool network. The first host address is the gateway's own
-// (its TUN address); IPv4 also keeps the network and broadcast addresses out. Lowest free first,
-// and a user gets back the address it had last time when that one is still free.
+// A pool network's layout: the first host address is the gateway's own (its TUN address); IPv4
+// also keeps the network and broadcast addresses out; the rest are client addresses. Which
+// client holds which address is the lease store's business (leases.ts, lease-cursor.ts).
 import { PosternError } from '../../errors.js';
 import {
   addressToBigInt,
@@ -17,7 +17,6 @@ export class AddressPool {
   /** The lowest and highest client address. */
   readonly first: bigint;
   readonly last: bigint;
-  readonly #taken = new Set<bigint>();
 
   constructor(cidr: string) {
     this.network = parseNetwork(cidr);
@@ -37,50 +36,15 @@ export class AddressPool {
     return this.network.family;
   }
 
-  /** Marks an address used (e.g. a lease restored from the store); false if it is not ours or taken. */
-  take(address: string): boolean {
-    const v = this.#valueIfInside(address);
-    if (v === undefined || this.#taken.has(v)) return false;
-    this.#taken.add(v);
-    return true;
-  }
-
-  /** The preferred address when free, else the lowest free one; undefined when exhausted. */
-  allocate(preferred?: string): string | undefined {
-    if (preferred !== undefined && this.take(preferred)) return preferred;
-    // Linear from the bottom: pools are at most a few thousand live leases in practice.
-    for (let v = this.first; v <= this.last; v++) {
-      if (!this.#taken.has(v)) {
-        this.#taken.add(v);
-        return bigIntToAddress(v, this.network.family);
-      }
-      if (v - this.first > 1_000_000n) break;
-    }
-    return undefined;
-  }
-
-  release(address: string): void {
-    const v = this.#valueIfInside(address);
-    if (v !== undefined) this.#taken.delete(v);
-  }
-
   /** Whether `address` is one of the pool's client addresses. */
   isClientAddress(address: string): boolean {
-    return this.#valueIfInside(address) !== undefined;
+    if (!contains(this.network, address)) return false;
+    const v = addressToBigInt(address);
+    return v >= this.first && v <= this.last;
   }
 
   /** How many client addresses the pool has. */
   get clientCount(): bigint {
     return this.last - this.first + 1n;
-  }
-
-  get used(): number {
-    return this.#taken.size;
-  }
-
-  #valueIfInside(address: string): bigint | undefined {
-    if (!contains(this.network, address)) return undefined;
-    const v = addressToBigInt(address);
-    return v >= this.first && v <= this.last ? v : undefined;
   }
 }

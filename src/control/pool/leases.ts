@@ -44,7 +44,7 @@ export function checkStaticAddress(cidr: string, address: string): string {
   } catch {
     throw new PosternError('BAD_STATIC_ADDRESS', `"${address}" is not an IPv${family} address`);
   }
-  if (pool.family !== family || !pool.take(canonical)) {
+  if (pool.family !== family || !pool.isClientAddress(canonical)) {
     throw new PosternError(
       'BAD_STATIC_ADDRESS',
       `${address} is not a client address of the pool ${cidr}`,

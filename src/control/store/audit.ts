@@ -1,5 +1,5 @@
 // Audit records: who did what, from where, with what result. Written once, never updated.
-import type { Insertable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { Db } from './open.js';
 import type { AuditTable } from './schema.js';
 import { iso } from './time.js';
@@ -102,7 +102,12 @@ export async function listAudit(
   if (opts.since) q = q.where('time', '>=', iso(opts.since));
   if (opts.limit) q = q.limit(opts.limit);
   const rows = await q.execute();
-  return rows.map((r) => ({
+  return rows.map(auditRecordOf);
+}
+
+/** A stored audit row as the record the CLI, the API and the SIEM export show. */
+export function auditRecordOf(r: Selectable<AuditTable>): AuditRecord {
+  return {
     time: r.time,
     event: r.event,
     user: r.user_name,
@@ -110,5 +115,5 @@ export async function listAudit(
     result: r.result,
     reason: r.reason,
     ...(r.detail ? { detail: JSON.parse(r.detail) as Record<string, unknown> } : {}),
-  }));
+  };
 }

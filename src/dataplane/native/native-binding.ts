@@ -11,6 +11,7 @@
 //   of an error (0 rx, 1 tx, 2 tcp), the errno of a TCP stream's end (0: end of stream).
 //   local: the gateway address a datagram was sent to (multihome), family 0 when unknown.
 import { PosternError } from '../../errors.js';
+import type { PeerCounters } from '../reference/openvpn-peers.js';
 import { loadNative, type NativeAddon } from '../../io/tun/native.js';
 import { formatIpAddress } from '../../wire/ip/address.js';
 
@@ -64,14 +65,8 @@ export interface NativeDataplaneStats {
   peers: number;
 }
 
-export interface NativePeerCounters {
-  bytesIn: number;
-  bytesOut: number;
-  packetsIn: number;
-  packetsOut: number;
-  lastRxMs: number;
-  lastTxMs: number;
-}
+/** The same counters the reference data path keeps, read from the native peer. */
+export type NativePeerCounters = PeerCounters;
 
 /** The native object (native/ovpn_dp.c); NativeOpenvpnDataPlane is its typed front. */
 export interface NativeOvpnDataplane {
