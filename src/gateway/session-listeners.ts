@@ -5,7 +5,7 @@ import { isAbsolute, join } from 'node:path';
 import { JsonLinesExport, type AccountingLine } from '../control/accounting/jsonl-export.js';
 import type { Config } from '../control/config/index.js';
 import { RadiusAccounting, radiusSettingsFrom } from '../control/radius/index.js';
-import { AccountingUpdates, startAccounting, writeAudit, type Db } from '../control/store/index.js';
+import { AccountingUpdates, writeAudit, type Db } from '../control/store/index.js';
 import type { Logger } from '../io/log.js';
 import { SessionEvents, ZERO_COUNTERS, type SessionEvent } from './session-events.js';
 
@@ -31,7 +31,7 @@ export function startSessionListeners(
   const { db, config } = ctx;
 
   const updates = new AccountingUpdates(db);
-  events.subscribe('accounting-store', (e) => storeAccounting(db, updates, e));
+  events.subscribe('accounting-store', (e) => storeAccounting(updates, e));
   events.subscribe('audit-kick', (e) => auditKick(db, e));
 
   const radius = radiusSettingsFrom(config);
@@ -93,10 +93,10 @@ export function startSessionListeners(
   };
 }
 
-async function storeAccounting(db: Db, updates: AccountingUpdates, e: SessionEvent): Promise<void> {
+async function storeAccounting(updates: AccountingUpdates, e: SessionEvent): Promise<void> {
   const s = e.session;
   if (e.kind === 'start') {
-    await startAccounting(db, { session: s.id, user: s.user, protocol: s.protocol }, e.at);
+    await updates.start({ session: s.id, user: s.user, protocol: s.protocol }, e.at);
   } else {
     await updates.update(s.id, e.counters, e.at, e.kind === 'stop');
   }

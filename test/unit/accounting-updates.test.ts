@@ -45,4 +45,36 @@ describe('accounting updates', () => {
       await store.close();
     }
   });
+
+  it("writes the starts of a turn in one go, before the same turn's totals", async () => {
+    const store = await openStore(tmp.path, 'sqlite:starts.db');
+    try {
+      const t0 = new Date('2026-11-27T11:00:00Z');
+      const updates = new AccountingUpdates(store.db);
+      const sessions = Array.from({ length: 1200 }, (_, i) => `n${i}`);
+      const written = sessions.map((s) =>
+        updates.start({ session: s, user: 'bob', protocol: 'openvpn-tcp' }, t0),
+      );
+      const counters = { bytesIn: 5, bytesOut: 6, packetsIn: 1, packetsOut: 2 };
+      written.push(updates.update('n42', counters, t0, true));
+      await Promise.all(written);
+      const rows = new Map((await listAccounting(store.db)).map((r) => [r.session, r]));
+      assert.equal(rows.size, 1200);
+      assert.equal(rows.get('n1199')?.user, 'bob');
+      assert.equal(rows.get('n1199')?.start, t0.toISOString());
+      assert.equal(rows.get('n42')?.bytesOut, 6, 'the update of the same turn found its row');
+      assert.equal(rows.get('n42')?.stop, t0.toISOString());
+      // A second start of the same session is refused by the store, and says so; the other
+      // rows of that turn are written all the same.
+      const again = updates.start({ session: 'n1', user: 'bob', protocol: 'x' }, t0);
+      const fresh = updates.start({ session: 'n5000', user: 'eve', protocol: 'openvpn-udp' }, t0);
+      await assert.rejects(again, /UNIQUE/);
+      await assert.rejects(fresh, /UNIQUE/, 'the turn reports its failure to every waiter');
+      const after = new Map((await listAccounting(store.db)).map((r) => [r.session, r]));
+      assert.equal(after.get('n5000')?.user, 'eve');
+      assert.equal(after.get('n1')?.protocol, 'openvpn-tcp', 'the first start stands');
+    } finally {
+      await store.close();
+    }
+  });
 });

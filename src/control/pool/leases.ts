@@ -138,22 +138,11 @@ export class LeaseStore {
         .select(['static_ipv4', 'static_ipv6'])
         .where('name', '=', user)
         .executeTakeFirst();
-      // The user's idle leases, most recently used first, unless one became someone's static.
-      const idle = await tx
-        .selectFrom('leases')
-        .select(['address', 'family'])
-        .where('user_name', '=', user)
-        .where('session_id', 'is', null)
-        .where((eb) => eb.not(eb.exists(staticHolderOf(eb, 'static_ipv4'))))
-        .where((eb) => eb.not(eb.exists(staticHolderOf(eb, 'static_ipv6'))))
-        .orderBy('updated_at', 'desc')
-        .execute();
       const out: LeasedAddresses = {};
       for (const family of FAMILIES) {
         const own = family === 4 ? statics?.static_ipv4 : statics?.static_ipv6;
         const address = await this.#acquireOne(tx, family, user, session, now, {
           own: own ? canonicalAddress(own) : undefined,
-          idle: idle.find((r) => r.family === family)?.address,
         });
         if (address !== undefined) out[family === 4 ? 'v4' : 'v6'] = address;
       }
@@ -216,7 +205,7 @@ export class LeaseStore {
     user: string,
     session: string,
     now: Date,
-    mine: { own: string | undefined; idle: string | undefined },
+    mine: { own: string | undefined },
   ): Promise<string | undefined> {
     const staticColumn = family === 4 ? 'static_ipv4' : 'static_ipv6';
     const pool = this.#pools[family];
@@ -244,7 +233,11 @@ export class LeaseStore {
         .executeTakeFirst();
       if (!held?.session_id) return claim(mine.own, held !== undefined);
     }
-    if (mine.idle !== undefined) return claim(mine.idle, true);
+    // The user's idle lease of this family used most recently, unless it became someone's
+    // static address. (family, user, session) is one index: a user with thousands of live
+    // sessions costs no more than one with none.
+    const idle = await idleLease(tx, family, { user, newest: true });
+    if (idle) return claim(idle.address, true);
     // A fresh address nobody leases and nobody has as static address, from the cursor up. The
     // count is only needed once the first candidate is taken: is there anything left at all?
     let counted = false;
@@ -275,18 +268,31 @@ export class LeaseStore {
       }
     }
     // The pool is short: take back the idle lease unused the longest.
-    const oldest = await tx
-      .selectFrom('leases')
-      .select('address')
-      .where('family', '=', family)
-      .where('session_id', 'is', null)
-      .where((eb) => eb.not(eb.exists(staticHolderOf(eb, staticColumn))))
-      .orderBy('updated_at', 'asc')
-      .limit(1)
-      .executeTakeFirst();
+    const oldest = await idleLease(tx, family, { newest: false });
     if (oldest) return claim(oldest.address, true);
     return undefined;
   }
+}
+
+/** An idle lease of a family (of one user, if given) that is nobody's static address. */
+function idleLease(
+  tx: Db,
+  family: Family,
+  o: { user?: string; newest: boolean },
+): Promise<{ address: string } | undefined> {
+  let q = tx
+    .selectFrom('leases')
+    .select('address')
+    .where('family', '=', family)
+    .where('session_id', 'is', null)
+    .where((eb) =>
+      eb.not(eb.exists(staticHolderOf(eb, family === 4 ? 'static_ipv4' : 'static_ipv6'))),
+    );
+  if (o.user !== undefined) q = q.where('user_name', '=', o.user);
+  return q
+    .orderBy('updated_at', o.newest ? 'desc' : 'asc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 /** "Some user has this lease's address as static address", for NOT EXISTS. */

@@ -1,9 +1,11 @@
-// Interim and final accounting totals, written in one transaction per turn of the event loop.
-// A gateway with 10,000 sessions reports every one of them each `interim-seconds` (and stops
-// them all at shutdown): one commit per row made that a burst of seconds of CPU; one commit per
-// burst makes it a few hundred milliseconds. A row waits at most one turn of the loop.
+// Accounting rows, written in one transaction per turn of the event loop: session starts, then
+// interim and final totals. A gateway with 10,000 sessions reports every one of them each
+// `interim-seconds` (and stops them all at shutdown, or starts them all after a restart): one
+// commit per row made that a burst of seconds of CPU; one commit per burst makes it a few hundred
+// milliseconds. A row waits at most one turn of the loop.
 import { updateAccounting, type Counters } from './accounting.js';
 import type { Db } from './open.js';
+import { iso } from './time.js';
 
 interface PendingUpdate {
   counters: Counters;
@@ -11,8 +13,23 @@ interface PendingUpdate {
   final: boolean;
 }
 
+export interface AccountingStart {
+  session: string;
+  user: string;
+  protocol: string;
+}
+
+interface QueuedStart {
+  start: AccountingStart;
+  at: Date;
+}
+
+/** Rows per INSERT: 9 bound values each, well under SQLite's limit on bound parameters. */
+const STARTS_PER_INSERT = 500;
+
 export class AccountingUpdates {
   readonly #db: Db;
+  #starts: QueuedStart[] = [];
   #pending = new Map<string, PendingUpdate>();
   #written: Promise<void> | undefined;
 
@@ -20,27 +37,77 @@ export class AccountingUpdates {
     this.#db = db;
   }
 
+  /** Queues a session's row; resolves once it is committed (with the rest of the turn). */
+  start(start: AccountingStart, at: Date): Promise<void> {
+    this.#starts.push({ start, at });
+    return this.#schedule();
+  }
+
   /** Queues the session's totals; resolves once they are committed (with the rest of the turn). */
   update(session: string, counters: Counters, at: Date, final: boolean): Promise<void> {
     const earlier = this.#pending.get(session);
     // A stop is never undone by a later interim of the same turn.
     this.#pending.set(session, { counters, at, final: final || (earlier?.final ?? false) });
+    return this.#schedule();
+  }
+
+  #schedule(): Promise<void> {
     this.#written ??= new Promise<void>((resolve, reject) => {
       setImmediate(() => {
+        const starts = this.#starts;
         const batch = this.#pending;
+        this.#starts = [];
         this.#pending = new Map();
         this.#written = undefined;
-        this.#write(batch).then(resolve, reject);
+        this.#write(starts, batch).then(resolve, reject);
       });
     });
     return this.#written;
   }
 
-  async #write(batch: Map<string, PendingUpdate>): Promise<void> {
-    await this.#db.transaction().execute(async (tx) => {
+  async #write(starts: QueuedStart[], batch: Map<string, PendingUpdate>): Promise<void> {
+    try {
+      await this.#db.transaction().execute(async (tx) => {
+        // Starts first: an update of the same turn finds its row.
+        for (let at = 0; at < starts.length; at += STARTS_PER_INSERT) {
+          await insertStarts(tx, starts.slice(at, at + STARTS_PER_INSERT));
+        }
+        for (const [session, u] of batch) {
+          await updateAccounting(tx, session, u.counters, u.at, u.final);
+        }
+      });
+    } catch (batchError) {
+      // One bad row (a duplicate session id) must not cost the turn's other rows: row by row.
+      let firstError: unknown;
+      const each = async (write: () => Promise<unknown>): Promise<void> => {
+        await write().catch((e: unknown) => (firstError ??= e));
+      };
+      for (const s of starts) await each(() => insertStarts(this.#db, [s]));
       for (const [session, u] of batch) {
-        await updateAccounting(tx, session, u.counters, u.at, u.final);
+        await each(() => updateAccounting(this.#db, session, u.counters, u.at, u.final));
       }
-    });
+      if (firstError !== undefined || starts.length + batch.size === 0) {
+        throw firstError ?? batchError;
+      }
+    }
   }
+}
+
+async function insertStarts(db: Db, starts: QueuedStart[]): Promise<void> {
+  await db
+    .insertInto('accounting')
+    .values(
+      starts.map(({ start, at }) => ({
+        session_id: start.session,
+        user_name: start.user,
+        protocol: start.protocol,
+        start: iso(at),
+        updated_at: iso(at),
+        bytes_in: 0,
+        bytes_out: 0,
+        packets_in: 0,
+        packets_out: 0,
+      })),
+    )
+    .execute();
 }
