@@ -16,5 +16,6 @@ NAPI_MODULE_INIT() {
   if (ovpn_dp_register(env, exports) != napi_ok) return NULL;
   if (ovpn_hooks_register(env, exports) != napi_ok) return NULL;
   if (tls_engine_register(env, exports) != napi_ok) return NULL;
+  if (tls_crypt_register(env, exports) != napi_ok) return NULL;
   return exports;
 }

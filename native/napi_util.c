@@ -76,3 +76,14 @@ napi_status pst_set_named_uint32(napi_env env, napi_value object, const char *na
   NAPI_CHECK(napi_create_uint32(env, v, &value));
   return napi_set_named_property(env, object, name, value);
 }
+
+napi_status pst_export_functions(napi_env env, napi_value exports, const pst_export *functions,
+                                 size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    napi_value fn;
+    NAPI_CHECK(
+        napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn, NULL, &fn));
+    NAPI_CHECK(napi_set_named_property(env, exports, functions[i].name, fn));
+  }
+  return napi_ok;
+}

@@ -41,4 +41,14 @@ int pst_get_bytes(napi_env env, napi_value value, uint8_t **data, size_t *length
 
 napi_status pst_set_named_uint32(napi_env env, napi_value object, const char *name, uint32_t v);
 
+/* A function a module exports by name. */
+typedef struct {
+  const char *name;
+  napi_callback fn;
+} pst_export;
+
+/* Sets each function as a property of `exports`. */
+napi_status pst_export_functions(napi_env env, napi_value exports, const pst_export *functions,
+                                 size_t count);
+
 #endif

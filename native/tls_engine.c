@@ -1095,10 +1095,7 @@ static napi_value tls_free(napi_env env, napi_callback_info info) {
 }
 
 napi_status tls_engine_register(napi_env env, napi_value exports) {
-  static const struct {
-    const char *name;
-    napi_callback fn;
-  } functions[] = {
+  static const pst_export functions[] = {
       {"tlsContextNew", tls_context_new}, {"tlsSessionNew", tls_session_new},
       {"tlsPut", tls_put},                {"tlsDrive", tls_drive},
       {"tlsRead", tls_read},              {"tlsWrite", tls_write},
@@ -1106,11 +1103,5 @@ napi_status tls_engine_register(napi_env env, napi_value exports) {
       {"tlsError", tls_error},            {"tlsExport", tls_export},
       {"tlsFree", tls_free},              {"tlsDetach", tls_detach},
   };
-  for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
-    napi_value fn;
-    NAPI_CHECK(napi_create_function(env, functions[i].name, NAPI_AUTO_LENGTH, functions[i].fn,
-                                    NULL, &fn));
-    NAPI_CHECK(napi_set_named_property(env, exports, functions[i].name, fn));
-  }
-  return napi_ok;
+  return pst_export_functions(env, exports, functions, sizeof functions / sizeof functions[0]);
 }

@@ -8,4 +8,7 @@
 
 napi_status tls_engine_register(napi_env env, napi_value exports);
 
+/* tls_crypt.c: tls-crypt's seal and open for the control channel. */
+napi_status tls_crypt_register(napi_env env, napi_value exports);
+
 #endif

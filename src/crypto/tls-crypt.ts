@@ -103,20 +103,63 @@ export interface TlsCryptHeader {
   netTime: number;
 }
 
+/**
+ * tls-crypt's two primitives. The reference below is node:crypto; a composition root may install
+ * a faster implementation of the same bytes (native/tls_crypt.c through src/io/tls/), held equal
+ * to this one by test/unit/tls-crypt-native.test.ts.
+ */
+export interface TlsCryptPrimitives {
+  /** header || HMAC-SHA256(Ka, header || plaintext) || AES-256-CTR(Ke, tag[0..16], plaintext). */
+  seal(key: TlsCryptKey, header: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** The plaintext of a whole packet (header, tag, ciphertext) if its tag verifies. */
+  open(key: TlsCryptKey, packet: Uint8Array): Uint8Array | undefined;
+}
+
+const REFERENCE_PRIMITIVES: TlsCryptPrimitives = {
+  seal(key, header, plaintext) {
+    const tag = hmacSha256(key.authenticationKey, header, plaintext);
+    const ct = aes256Ctr(key.encryptionKey, tag.subarray(0, TLS_CRYPT_IV_SIZE), plaintext);
+    const out = new Uint8Array(TLS_CRYPT_OFF_CT + ct.length);
+    out.set(header, 0);
+    out.set(tag, TLS_CRYPT_OFF_TAG);
+    out.set(ct, TLS_CRYPT_OFF_CT);
+    return out;
+  },
+  open(key, packet) {
+    const tag = packet.subarray(TLS_CRYPT_OFF_TAG, TLS_CRYPT_OFF_CT);
+    const plaintext = aes256Ctr(
+      key.encryptionKey,
+      tag.subarray(0, TLS_CRYPT_IV_SIZE),
+      packet.subarray(TLS_CRYPT_OFF_CT),
+    );
+    const expected = hmacSha256(
+      key.authenticationKey,
+      packet.subarray(0, TLS_CRYPT_OFF_TAG),
+      plaintext,
+    );
+    if (constantTimeEqual(expected, tag)) return plaintext;
+    plaintext.fill(0);
+    return undefined;
+  },
+};
+
+let primitives: TlsCryptPrimitives = REFERENCE_PRIMITIVES;
+
+/** Installs another implementation of the primitives (undefined: back to the reference). */
+export function useTlsCryptPrimitives(p: TlsCryptPrimitives | undefined): void {
+  primitives = p ?? REFERENCE_PRIMITIVES;
+}
+
+/** The node:crypto implementation, whatever is installed: what others are tested against. */
+export const referenceTlsCryptPrimitives: TlsCryptPrimitives = REFERENCE_PRIMITIVES;
+
 /** Builds the wire packet. Throws only on our own misuse (bad sizes or ids). */
 export function tlsCryptWrap(
   key: TlsCryptKey,
   header: TlsCryptHeader,
   plaintext: Uint8Array,
 ): Uint8Array {
-  const head = encodeHeader(header);
-  const tag = hmacSha256(key.authenticationKey, head, plaintext);
-  const ct = aes256Ctr(key.encryptionKey, tag.subarray(0, TLS_CRYPT_IV_SIZE), plaintext);
-  const out = new Uint8Array(TLS_CRYPT_OFF_CT + ct.length);
-  out.set(head, 0);
-  out.set(tag, TLS_CRYPT_OFF_TAG);
-  out.set(ct, TLS_CRYPT_OFF_CT);
-  return out;
+  return primitives.seal(key, encodeHeader(header), plaintext);
 }
 
 export type TlsCryptUnwrapError = 'truncated' | 'unknown-opcode' | 'auth-failed';
@@ -141,18 +184,8 @@ export function tlsCryptUnwrap(key: TlsCryptKey, packet: Uint8Array): TlsCryptUn
   if (packet.length < TLS_CRYPT_OFF_CT) return { ok: false, reason: 'truncated' };
   const first = readOpcodeByte(packet[0] ?? 0);
   if (first === undefined) return { ok: false, reason: 'unknown-opcode' };
-  const head = packet.subarray(0, TLS_CRYPT_OFF_TAG);
-  const tag = packet.subarray(TLS_CRYPT_OFF_TAG, TLS_CRYPT_OFF_CT);
-  const plaintext = aes256Ctr(
-    key.encryptionKey,
-    tag.subarray(0, TLS_CRYPT_IV_SIZE),
-    packet.subarray(TLS_CRYPT_OFF_CT),
-  );
-  const expected = hmacSha256(key.authenticationKey, head, plaintext);
-  if (!constantTimeEqual(expected, tag)) {
-    plaintext.fill(0);
-    return { ok: false, reason: 'auth-failed' };
-  }
+  const plaintext = primitives.open(key, packet);
+  if (plaintext === undefined) return { ok: false, reason: 'auth-failed' };
   const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
   const header: TlsCryptHeader = {
     opcode: first.opcode,
