@@ -7,6 +7,7 @@ import { PosternError } from '../../errors.js';
 import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../store/index.js';
 import type { Database } from '../store/schema.js';
+import { prepare, type Arg } from '../store/prepared.js';
 import { iso } from '../store/time.js';
 import { AddressPool } from './address-pool.js';
 import { addressToBigInt, bigIntToAddress } from './ip-math.js';
@@ -113,10 +114,12 @@ export async function setStaticAddresses(
 export class LeaseStore {
   readonly #db: Db;
   readonly #pools: Record<Family, LeaseCursor>;
+  readonly #queries: ReturnType<typeof handOutQueries>;
   #releasing: { sessions: string[]; done: Promise<void> } | undefined;
 
   constructor(db: Db, pools: LeasePools) {
     this.#db = db;
+    this.#queries = handOutQueries(db);
     this.#pools = { 4: new LeaseCursor(pools.ipv4), 6: new LeaseCursor(pools.ipv6) };
   }
 
@@ -131,13 +134,10 @@ export class LeaseStore {
 
   /** An address of each family for a session of `user`; a family is absent when exhausted. */
   async acquire(user: string, session: string, now: Date): Promise<LeasedAddresses> {
+    const q = this.#queries;
     // One transaction for both families: one commit per hand-out.
     return this.#db.transaction().execute(async (tx) => {
-      const statics = await tx
-        .selectFrom('users')
-        .select(['static_ipv4', 'static_ipv6'])
-        .where('name', '=', user)
-        .executeTakeFirst();
+      const statics = await q.statics.executeTakeFirst(tx, { user });
       const out: LeasedAddresses = {};
       for (const family of FAMILIES) {
         const own = family === 4 ? statics?.static_ipv4 : statics?.static_ipv6;
@@ -207,92 +207,111 @@ export class LeaseStore {
     now: Date,
     mine: { own: string | undefined },
   ): Promise<string | undefined> {
-    const staticColumn = family === 4 ? 'static_ipv4' : 'static_ipv6';
+    const q = this.#queries;
+    const fq = q[family];
     const pool = this.#pools[family];
     // Every step is an indexed lookup: the cost of a hand-out must not grow with the leases
     // already held (10,000 sessions is a normal day).
     const claim = async (address: string, exists: boolean): Promise<string> => {
-      const values = { user_name: user, session_id: session, updated_at: iso(now) };
-      if (exists) {
-        await tx.updateTable('leases').set(values).where('address', '=', address).execute();
-      } else {
-        await tx
-          .insertInto('leases')
-          .values({ address, family, ...values })
-          .execute();
-      }
+      const values = { address, user, session, at: iso(now) };
+      if (exists) await q.claimIdle.executeChanges(tx, values);
+      else await q.claimFresh.executeChanges(tx, { ...values, family });
       return address;
     };
 
     // A static address: the user's own, whenever no live session holds it.
     if (mine.own !== undefined && pool.contains(mine.own)) {
-      const held = await tx
-        .selectFrom('leases')
-        .select('session_id')
-        .where('address', '=', mine.own)
-        .executeTakeFirst();
+      const held = await q.holder.executeTakeFirst(tx, { address: mine.own });
       if (!held?.session_id) return claim(mine.own, held !== undefined);
     }
     // The user's idle lease of this family used most recently, unless it became someone's
     // static address. (family, user, session) is one index: a user with thousands of live
     // sessions costs no more than one with none.
-    const idle = await idleLease(tx, family, { user, newest: true });
+    const idle = await fq.idleOfUser.executeTakeFirst(tx, { user });
     if (idle) return claim(idle.address, true);
     // A fresh address nobody leases and nobody has as static address, from the cursor up. The
     // count is only needed once the first candidate is taken: is there anything left at all?
     let counted = false;
     for (const candidate of pool.candidates()) {
-      const taken = await tx
-        .selectFrom('leases')
-        .select((eb) => eb.val(1).as('taken'))
-        .where('address', '=', candidate)
-        .unionAll(
-          tx
-            .selectFrom('users')
-            .select((eb) => eb.val(1).as('taken'))
-            .where(staticColumn, '=', candidate),
-        )
-        .executeTakeFirst();
+      const taken = await fq.taken.executeTakeFirst(tx, { address: candidate });
       if (taken === undefined) {
         pool.advancePast(candidate);
         return claim(candidate, false);
       }
       if (!counted) {
         counted = true;
-        const leased = await tx
-          .selectFrom('leases')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .where('family', '=', family)
-          .executeTakeFirstOrThrow();
-        if (Number(leased.n) >= pool.size) break;
+        const leased = await fq.count.executeTakeFirst(tx, {});
+        if (Number(leased?.n ?? 0) >= pool.size) break;
       }
     }
     // The pool is short: take back the idle lease unused the longest.
-    const oldest = await idleLease(tx, family, { newest: false });
+    const oldest = await fq.oldestIdle.executeTakeFirst(tx, {});
     if (oldest) return claim(oldest.address, true);
     return undefined;
   }
 }
 
-/** An idle lease of a family (of one user, if given) that is nobody's static address. */
-function idleLease(
-  tx: Db,
-  family: Family,
-  o: { user?: string; newest: boolean },
-): Promise<{ address: string } | undefined> {
-  let q = tx
-    .selectFrom('leases')
-    .select('address')
-    .where('family', '=', family)
-    .where('session_id', 'is', null)
-    .where((eb) =>
-      eb.not(eb.exists(staticHolderOf(eb, family === 4 ? 'static_ipv4' : 'static_ipv6'))),
-    );
-  if (o.user !== undefined) q = q.where('user_name', '=', o.user);
-  return q
-    .orderBy('updated_at', o.newest ? 'desc' : 'asc')
-    .limit(1)
-    .executeTakeFirst();
+/** The hand-out's queries, built and compiled once per store (see store/prepared.ts). */
+function handOutQueries(db: Db) {
+  const perFamily = (family: Family) => {
+    const column = family === 4 ? 'static_ipv4' : 'static_ipv6';
+    const idle = db
+      .selectFrom('leases')
+      .select('address')
+      .where('family', '=', family)
+      .where('session_id', 'is', null)
+      .where((eb) => eb.not(eb.exists(staticHolderOf(eb, column))));
+    return {
+      idleOfUser: prepare((arg: Arg<{ user: string }>) =>
+        idle.where('user_name', '=', arg('user')).orderBy('updated_at', 'desc').limit(1),
+      ),
+      oldestIdle: prepare(() => idle.orderBy('updated_at', 'asc').limit(1)),
+      taken: prepare((arg: Arg<{ address: string }>) =>
+        db
+          .selectFrom('leases')
+          .select((eb) => eb.val(1).as('taken'))
+          .where('address', '=', arg('address'))
+          .unionAll(
+            db
+              .selectFrom('users')
+              .select((eb) => eb.val(1).as('taken'))
+              .where(column, '=', arg('address')),
+          ),
+      ),
+      count: prepare(() =>
+        db
+          .selectFrom('leases')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('family', '=', family),
+      ),
+    };
+  };
+  type Claim = { address: string; user: string; session: string; at: string };
+  return {
+    statics: prepare((arg: Arg<{ user: string }>) =>
+      db.selectFrom('users').select(['static_ipv4', 'static_ipv6']).where('name', '=', arg('user')),
+    ),
+    holder: prepare((arg: Arg<{ address: string }>) =>
+      db.selectFrom('leases').select('session_id').where('address', '=', arg('address')),
+    ),
+    claimIdle: prepare((arg: Arg<Claim>) =>
+      db
+        .updateTable('leases')
+        .set({ user_name: arg('user'), session_id: arg('session'), updated_at: arg('at') })
+        .where('address', '=', arg('address')),
+    ),
+    claimFresh: prepare((arg: Arg<Claim & { family: Family }>) =>
+      db.insertInto('leases').values({
+        address: arg('address'),
+        family: arg('family'),
+        user_name: arg('user'),
+        session_id: arg('session'),
+        updated_at: arg('at'),
+      }),
+    ),
+    4: perFamily(4),
+    6: perFamily(6),
+  };
 }
 
 /** "Some user has this lease's address as static address", for NOT EXISTS. */

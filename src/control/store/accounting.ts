@@ -1,5 +1,6 @@
 // Accounting records: one row per session, updated with interim totals and closed at stop.
 import type { Db } from './open.js';
+import { perStore, prepare, type Arg } from './prepared.js';
 import { iso } from './time.js';
 
 export interface AccountingRecord {
@@ -49,19 +50,31 @@ export async function updateAccounting(
   now: Date,
   final: boolean,
 ): Promise<void> {
-  await db
-    .updateTable('accounting')
-    .set({
-      bytes_in: c.bytesIn,
-      bytes_out: c.bytesOut,
-      packets_in: c.packetsIn,
-      packets_out: c.packetsOut,
-      updated_at: iso(now),
-      ...(final ? { stop: iso(now) } : {}),
-    })
-    .where('session_id', '=', session)
-    .execute();
+  const q = updateQueries(db);
+  const args = { ...c, at: iso(now), session };
+  await (final ? q.final : q.interim).executeChanges(db, args);
 }
+
+type UpdateArgs = Counters & { at: string; session: string };
+
+/** Interim totals for 10,000 sessions at once: built once per transaction, not per row. */
+const updateQueries = perStore((db: Db) => {
+  const update = (arg: Arg<UpdateArgs>) =>
+    db
+      .updateTable('accounting')
+      .set({
+        bytes_in: arg('bytesIn'),
+        bytes_out: arg('bytesOut'),
+        packets_in: arg('packetsIn'),
+        packets_out: arg('packetsOut'),
+        updated_at: arg('at'),
+      })
+      .where('session_id', '=', arg('session'));
+  return {
+    interim: prepare(update),
+    final: prepare((arg: Arg<UpdateArgs>) => update(arg).set({ stop: arg('at') })),
+  };
+});
 
 export async function listAccounting(
   db: Db,

@@ -19,7 +19,7 @@ import {
   verifyAuthToken,
 } from '../../control/auth/index.js';
 import type { Db } from '../../control/store/index.js';
-import { listCertificates } from '../../control/store/index.js';
+import { perStore, prepare, type Arg } from '../../control/store/prepared.js';
 import { readProfileKeyOwner } from '../../control/profile/key-metadata.js';
 import type { AuthRequest } from '../../proto/openvpn/session/server-session.js';
 
@@ -80,6 +80,30 @@ interface UserRecord {
   totp_secret: string | null;
 }
 
+/** What every authorisation reads, built once per store (store/prepared.ts). */
+const queriesOf = perStore((db: Db) => ({
+  user: prepare((arg: Arg<{ user: string }>) =>
+    db
+      .selectFrom('users')
+      .select(['name', 'disabled', 'password_hash', 'totp_secret'])
+      .where('name', '=', arg('user')),
+  ),
+  certificate: prepare((arg: Arg<{ user: string; serial: string }>) =>
+    db
+      .selectFrom('certificates')
+      .select(['serial', 'revoked_at'])
+      .where('serial', '=', arg('serial'))
+      .where('user_name', '=', arg('user')),
+  ),
+  groups: prepare((arg: Arg<{ user: string }>) =>
+    db
+      .selectFrom('user_groups')
+      .innerJoin('users', 'users.id', 'user_groups.user_id')
+      .select('group_name')
+      .where('users.name', '=', arg('user')),
+  ),
+}));
+
 /** OpenVPN's static-challenge answer: "SCRV1:<base64 password>:<base64 response>". */
 function splitStaticChallenge(password: string): { password: string; code: string } | undefined {
   if (!password.startsWith('SCRV1:')) return undefined;
@@ -127,27 +151,21 @@ export async function authorize(db: Db, req: AuthRequest, ctx: AuthContext): Pro
       return refuse('the profile key belongs to another certificate');
     }
   }
-  const row = (await db
-    .selectFrom('users')
-    .select(['name', 'disabled', 'password_hash', 'totp_secret'])
-    .where('name', '=', user)
-    .executeTakeFirst()) as UserRecord | undefined;
+  const q = queriesOf(db);
+  const row: UserRecord | undefined = await q.user.executeTakeFirst(db, { user });
   if (!row) return refuse('no such user');
   if (row.disabled) return refuse('user disabled');
-  const certs = await listCertificates(db, user);
-  const cert = certs.find((c) => c.serial === req.certSerial);
+  const cert =
+    req.certSerial === undefined
+      ? undefined
+      : await q.certificate.executeTakeFirst(db, { user, serial: req.certSerial });
   if (!cert) return refuse('certificate not issued to this user');
-  if (cert.revokedAt) return refuse('certificate revoked');
+  if (cert.revoked_at) return refuse('certificate revoked');
   const binding = { user, serial: cert.serial };
 
   const accept = async (method: AuthMethod, token?: string): Promise<AuthDecision> => {
     ctx.limiter.success(keys);
-    const groups = await db
-      .selectFrom('user_groups')
-      .innerJoin('users', 'users.id', 'user_groups.user_id')
-      .select('group_name')
-      .where('users.name', '=', user)
-      .execute();
+    const groups = await q.groups.execute(db, { user });
     const authToken =
       token ??
       (ctx.tokenSecret && (row.password_hash || row.totp_secret || ctx.radius)
