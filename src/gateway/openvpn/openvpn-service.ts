@@ -282,13 +282,21 @@ export class OpenvpnService {
     const transport = { send: (p: Uint8Array) => ep.send(p, from) };
     const driver = this.#open('openvpn-udp', verdict.start, transport, remoteText(from));
     if (ep.native) driver.nativeRemote = from;
-    this.#byUdpRemote.set(udpKey(from), driver);
+    this.#rememberUdp(driver, udpKey(from));
     driver.receive(bytes);
   }
 
+  /** Files a UDP session under its client's address (and no longer under an earlier one). */
+  #rememberUdp(d: SessionDriver, key: string | undefined): void {
+    if (d.udpKey !== undefined && this.#byUdpRemote.get(d.udpKey) === d) {
+      this.#byUdpRemote.delete(d.udpKey);
+    }
+    d.udpKey = key;
+    if (key !== undefined) this.#byUdpRemote.set(key, d);
+  }
+
   #float(d: SessionDriver, ep: DatagramPort, to: NativeUdpRemote): void {
-    for (const [k, v] of this.#byUdpRemote) if (v === d) this.#byUdpRemote.delete(k);
-    this.#byUdpRemote.set(udpKey(to), d);
+    this.#rememberUdp(d, udpKey(to));
     d.transport = { send: (p: Uint8Array) => ep.send(p, to) };
     if (d.nativeRemote) d.nativeRemote = to;
     this.#dp.moved(d.peerId, d.transport);
@@ -601,7 +609,7 @@ export class OpenvpnService {
     const counters = d.finalCounters ?? this.#dp.counters(d.peerId);
     this.#dp.removePeer(d.peerId);
     this.#byPeerId.delete(d.peerId);
-    for (const [k, v] of this.#byUdpRemote) if (v === d) this.#byUdpRemote.delete(k);
+    this.#rememberUdp(d, undefined);
     if (d.address4 || d.address6) this.#releaseLeases(d);
     if (d.transport instanceof TcpPacketStream) d.transport.close(reason);
     const now = new Date();

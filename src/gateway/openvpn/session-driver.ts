@@ -28,6 +28,8 @@ export class SessionDriver implements LiveSession {
   transport: PeerTransport;
   /** A UDP client on the native listener: its address, for the native data path. */
   nativeRemote: NativeUdpRemote | undefined;
+  /** A UDP client: its key in the service's address map, so leaving it is one delete. */
+  udpKey: string | undefined;
   remote: string;
   user = '';
   address4: string | null = null;
