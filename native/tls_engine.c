@@ -69,6 +69,10 @@ typedef struct {
   bool established;
   bool failed;
   bool bios_renewed; /* the handshake-sized BIO buffers were given back */
+  /* A handshake step runs on a worker thread (tlsDriveAsync): nothing else may touch the SSL
+   * until it completes; a free asked meanwhile happens then. */
+  bool busy;
+  bool free_when_done;
   /* Why it failed: our own reason, else the first OpenSSL error, else SSL_get_error's. */
   const char *own_code;
   const char *own_message;
@@ -572,14 +576,25 @@ static void *unwrap_tagged(napi_env env, napi_value value, const napi_type_tag *
 }
 
 /* Unwraps argv[0] as a session; throws on anything else. */
-static tls_session *session_arg(napi_env env, napi_callback_info info, size_t want,
-                                napi_value *argv) {
+static tls_session *any_session_arg(napi_env env, napi_callback_info info, size_t want,
+                                    napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "missing arguments");
     return NULL;
   }
   return unwrap_tagged(env, argv[0], &TLS_SESSION_TAG, "expected a TLS session");
+}
+
+/* The session argument, refused while a worker thread drives it (the caller's bug). */
+static tls_session *session_arg(napi_env env, napi_callback_info info, size_t want,
+                                napi_value *argv) {
+  tls_session *s = any_session_arg(env, info, want, argv);
+  if (s != NULL && s->busy) {
+    napi_throw_error(env, "TLS_BUSY", "the TLS session is being driven on another thread");
+    return NULL;
+  }
+  return s;
 }
 
 static napi_value make_int(napi_env env, int32_t v) {
@@ -697,27 +712,105 @@ static napi_value tls_put(napi_env env, napi_callback_info info) {
   return make_bool(env, true);
 }
 
-/* tlsDrive(session) -> step: advances the handshake with what was queued. */
-static napi_value tls_drive(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  tls_session *s = session_arg(env, info, 1, argv);
-  if (s == NULL) return NULL;
-  if (!usable(s)) return make_int(env, TLS_STEP_FAILED);
-  if (s->established) return make_int(env, TLS_STEP_WANT_INPUT);
+/* One handshake step with what was queued; safe on any thread that owns the session. */
+static int handshake_step(tls_session *s) {
+  if (!usable(s)) return TLS_STEP_FAILED;
+  if (s->established) return TLS_STEP_WANT_INPUT;
   ERR_clear_error();
   int r = SSL_do_handshake(s->ssl);
   if (r == 1) {
     s->established = true;
     ERR_clear_error();
-    return make_int(env, TLS_STEP_HANDSHAKE_DONE);
+    return TLS_STEP_HANDSHAKE_DONE;
   }
   int e = SSL_get_error(s->ssl, r);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
     ERR_clear_error();
-    return make_int(env, TLS_STEP_WANT_INPUT);
+    return TLS_STEP_WANT_INPUT;
   }
   fail_session(s, e);
-  return make_int(env, TLS_STEP_FAILED);
+  return TLS_STEP_FAILED;
+}
+
+/* tlsDrive(session) -> step: advances the handshake with what was queued. */
+static napi_value tls_drive(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  tls_session *s = session_arg(env, info, 1, argv);
+  if (s == NULL) return NULL;
+  return make_int(env, handshake_step(s));
+}
+
+/* The handshake's public-key work (~1 ms of a server's CPU per client) on libuv's thread pool,
+ * so that the gateway's JavaScript thread goes on serving while OpenSSL computes. The session
+ * is busy until the callback; the error queue used is the worker's own. */
+typedef struct {
+  napi_async_work work;
+  napi_ref session;
+  napi_ref callback;
+  tls_session *s;
+  int step;
+} drive_job;
+
+static void drive_execute(napi_env env, void *data) {
+  (void)env;
+  drive_job *job = data;
+  job->step = handshake_step(job->s);
+  ERR_clear_error();
+}
+
+static void drive_complete(napi_env env, napi_status status, void *data) {
+  drive_job *job = data;
+  tls_session *s = job->s;
+  s->busy = false;
+  if (status != napi_ok && !s->failed) fail_own(s, "TLS_ERROR", "the TLS step did not run");
+  if (s->free_when_done) free_ssl(s);
+  napi_value callback, recv, step;
+  if (napi_get_reference_value(env, job->callback, &callback) == napi_ok &&
+      napi_get_undefined(env, &recv) == napi_ok &&
+      napi_create_int32(env, status == napi_ok ? job->step : TLS_STEP_FAILED, &step) == napi_ok) {
+    /* The callback never throws (native-tls-engine.ts catches); if it did, Node reports it. */
+    napi_call_function(env, recv, callback, 1, &step, NULL);
+  }
+  napi_delete_reference(env, job->callback);
+  napi_delete_reference(env, job->session);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+/* tlsDriveAsync(session, callback(step)) -> boolean: false (nothing queued) if not usable. */
+static napi_value tls_drive_async(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  tls_session *s = session_arg(env, info, 2, argv);
+  if (s == NULL) return NULL;
+  napi_valuetype type;
+  NAPI_CALL(env, napi_typeof(env, argv[1], &type));
+  if (type != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a callback");
+    return NULL;
+  }
+  if (!usable(s) || s->established) return make_bool(env, false);
+  drive_job *job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    napi_throw_error(env, "ENOMEM", "cannot queue a TLS step");
+    return NULL;
+  }
+  job->s = s;
+  napi_value name;
+  if (napi_create_reference(env, argv[0], 1, &job->session) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &job->callback) != napi_ok ||
+      napi_create_string_utf8(env, "postern:tls-step", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, drive_execute, drive_complete, job, &job->work) !=
+          napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    if (job->work != NULL) napi_delete_async_work(env, job->work);
+    if (job->callback != NULL) napi_delete_reference(env, job->callback);
+    if (job->session != NULL) napi_delete_reference(env, job->session);
+    free(job);
+    pst_throw_status(env, napi_generic_failure, "napi_queue_async_work");
+    return NULL;
+  }
+  s->busy = true;
+  return make_bool(env, true);
 }
 
 /* tlsRead(session) -> Buffer (one record's plaintext) | step (no more for now, or failure) */
@@ -1087,8 +1180,12 @@ static napi_value tls_detach(napi_env env, napi_callback_info info) {
 /* tlsFree(session): frees the SSL now; the external itself goes with garbage collection. */
 static napi_value tls_free(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  tls_session *s = session_arg(env, info, 1, argv);
+  tls_session *s = any_session_arg(env, info, 1, argv);
   if (s == NULL) return NULL;
+  if (s->busy) {
+    s->free_when_done = true;
+    return NULL;
+  }
   free_ssl(s);
   ERR_clear_error();
   return NULL;
@@ -1098,6 +1195,7 @@ napi_status tls_engine_register(napi_env env, napi_value exports) {
   static const pst_export functions[] = {
       {"tlsContextNew", tls_context_new}, {"tlsSessionNew", tls_session_new},
       {"tlsPut", tls_put},                {"tlsDrive", tls_drive},
+      {"tlsDriveAsync", tls_drive_async},
       {"tlsRead", tls_read},              {"tlsWrite", tls_write},
       {"tlsTake", tls_take},              {"tlsInfo", tls_info},
       {"tlsError", tls_error},            {"tlsExport", tls_export},

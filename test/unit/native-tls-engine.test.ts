@@ -135,6 +135,11 @@ function fingerprint(cert: Issued): string {
   return new X509Certificate(cert.certPem).fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
+/** The gateway's engines: handshake steps on libuv's thread pool. */
+function offloading(config: Parameters<typeof nativeServerTlsEngineFactory>[0]) {
+  return nativeServerTlsEngineFactory(config, { offloadHandshake: true });
+}
+
 const PAIRINGS = [
   {
     name: 'native server, Node client',
@@ -149,6 +154,16 @@ const PAIRINGS = [
   {
     name: 'native server, native client',
     server: nativeServerTlsEngineFactory,
+    client: nativeClientTlsEngineFactory,
+  },
+  {
+    name: 'native server offloading its handshake, Node client',
+    server: offloading,
+    client: clientTlsEngineFactory,
+  },
+  {
+    name: 'native server offloading its handshake, native client',
+    server: offloading,
     client: nativeClientTlsEngineFactory,
   },
 ] as const;
@@ -241,12 +256,13 @@ describe('native TLS engine: interoperation', () => {
 });
 
 describe('native TLS engine: certificate verdicts', () => {
+  // The gateway's offloading server: the verdicts are made on a worker thread.
   for (const client of [
     { name: 'Node client', factory: clientTlsEngineFactory },
     { name: 'native client', factory: nativeClientTlsEngineFactory },
   ]) {
     it(`names a revoked and an unknown-CA certificate as Node does (${client.name})`, async () => {
-      const withCrl = nativeServerTlsEngineFactory(serverConfig({ crl: crlRevokingBob }));
+      const withCrl = offloading(serverConfig({ crl: crlRevokingBob }));
       const revoked = join(withCrl, client.factory(clientConfig(bob)));
       const foreign = join(withCrl, client.factory(clientConfig(stranger)));
       const fine = join(withCrl, client.factory(clientConfig(alice)));
@@ -374,6 +390,51 @@ describe('native TLS engine: set-up errors', () => {
     refused(() => nativeServerTlsEngineFactory(serverConfig({ cert: broken })));
     refused(() => nativeClientTlsEngineFactory({ ca: 'garbage' }));
     assert.doesNotThrow(() => nativeServerTlsEngineFactory(serverConfig({ ca: [ca.certPem] })));
+  });
+});
+
+describe('native TLS engine: handshake steps on the thread pool', () => {
+  it('goes quiet when closed during a step, and many handshakes at once all finish', async () => {
+    const factory = offloading(serverConfig());
+    // Closed while the worker holds its SSL: no event afterwards, nothing freed twice.
+    const dropped = join(factory, nativeClientTlsEngineFactory(clientConfig(alice)));
+    await new Promise((r) => setImmediate(r));
+    dropped.server.engine.close();
+    const seen = dropped.server.events.length;
+    const many = Array.from({ length: 24 }, () =>
+      join(factory, nativeClientTlsEngineFactory(clientConfig(alice))),
+    );
+    await settled(...many.flatMap((m) => [m.server, m.client]));
+    assert.equal(dropped.server.events.length, seen);
+    for (const m of many) {
+      assert.equal(finished(m.server)?.peerCommonName, 'alice', JSON.stringify(failure(m.server)));
+      assert.equal(failure(m.client), undefined);
+      m.server.engine.close();
+      m.client.engine.close();
+    }
+    dropped.client.engine.close();
+  });
+
+  it('answers random bytes with at most an alert and one error, never a crash', async () => {
+    const factory = offloading(serverConfig());
+    const runs = fc.sample(
+      fc.array(fc.uint8Array({ minLength: 1, maxLength: 600 }), { minLength: 1, maxLength: 6 }),
+      60,
+    );
+    const all = runs.map((chunks) => {
+      const events: TlsEvent[] = [];
+      const engine = factory(0, (e) => events.push(e));
+      for (const chunk of chunks) engine.receiveCiphertext(chunk);
+      return { engine, events };
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    for (const { engine, events } of all) {
+      engine.close();
+      const kinds = events.map((e) => e.kind);
+      assert.ok(kinds.every((k) => k === 'ciphertext' || k === 'error'));
+      assert.ok(kinds.filter((k) => k === 'error').length <= 1);
+      if (kinds.includes('error')) assert.equal(kinds.at(-1), 'error');
+    }
   });
 });
 

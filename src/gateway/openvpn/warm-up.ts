@@ -54,8 +54,10 @@ const WARM_UP_PUSH: PushConfig = {
   ifconfig: { local: '100.64.0.2', netmask: '255.255.255.0' },
   tunMtu: 1500,
 };
-/** Turns of the in-memory loop a handshake may take before it counts as stuck. */
-const MAX_TURNS = 200;
+/** How long one in-memory handshake may take before it counts as stuck (a loaded machine). */
+const HANDSHAKE_DEADLINE_MS = 10_000;
+/** A turn with nothing to deliver waits this long for an engine at most, then looks again. */
+const IDLE_TURN_MS = 20;
 
 const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
@@ -132,16 +134,38 @@ async function oneHandshake(
       } else if (out.kind === 'closed') failure = `server ${out.kind}`;
     }
   };
+  // The server's TLS engine works on another thread: a turn with nothing to deliver waits for
+  // an engine to say it has something (the cores' wake), or a little while.
+  let waiting: (() => void) | undefined;
+  let woken = false;
+  const wake = (): void => {
+    woken = true;
+    waiting?.();
+  };
+  const nextTurn = (): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        waiting = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, IDLE_TURN_MS);
+      waiting = done;
+      if (woken || toServer.length > 0 || toClient.length > 0) setImmediate(done);
+      woken = false;
+    });
   const clientSession = new ClientSession({
     wrap: clientWrap,
     createTls: clientTls,
     random,
     now: Date.now(),
     dataCiphers,
+    wake,
   });
   onClient(clientSession.start(Date.now()));
   try {
-    for (let turn = 0; turn < MAX_TURNS && !configured && failure === undefined; turn++) {
+    const deadline = Date.now() + HANDSHAKE_DEADLINE_MS;
+    while (!configured && failure === undefined && Date.now() < deadline) {
       for (const packet of toServer.splice(0)) {
         const t = Date.now();
         if (serverSession) {
@@ -157,13 +181,14 @@ async function oneHandshake(
             random,
             now: t,
             dataCiphers,
+            wake,
           });
           onServer(serverSession.receive(packet, t));
         }
       }
       for (const packet of toClient.splice(0)) onClient(clientSession.receive(packet, Date.now()));
-      // TLS engines may finish on a microtask; give them one, then collect what they produced.
-      await new Promise((r) => setImmediate(r));
+      // TLS engines finish on a microtask or another thread; wait, then collect what they made.
+      await nextTurn();
       onClient(clientSession.handleTlsEvents(Date.now()));
       if (serverSession) onServer(serverSession.handleTlsEvents(Date.now()));
     }

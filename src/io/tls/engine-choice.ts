@@ -39,8 +39,11 @@ function choose(native: () => TlsEngineFactory, node: () => TlsEngineFactory): C
 }
 
 export function gatewayTlsEngine(config: TlsServerConfig): ChosenTlsEngine {
+  // Handshake steps on the thread pool, unless POSTERN_TLS_OFFLOAD=0 keeps them on the event
+  // loop (to tell the two apart when something goes wrong).
+  const offloadHandshake = process.env.POSTERN_TLS_OFFLOAD !== '0';
   return choose(
-    () => nativeServerTlsEngineFactory(config),
+    () => nativeServerTlsEngineFactory(config, { offloadHandshake }),
     () => serverTlsEngineFactory(config),
   );
 }

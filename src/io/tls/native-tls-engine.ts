@@ -1,8 +1,9 @@
 // The TLS engine of the OpenVPN session cores on OpenSSL directly (native/tls_engine.c): one
-// SSL_CTX per factory, parsed once, and per key state one SSL over two memory BIOs. Everything
-// runs synchronously inside the engine's methods: ciphertext goes in, and the ciphertext,
-// plaintext, handshake-done and error events it causes come out through `emit`, in order,
-// before the method returns.
+// SSL_CTX per factory, parsed once, and per key state one SSL over two memory BIOs. By default
+// everything runs synchronously inside the engine's methods: ciphertext goes in, and the
+// ciphertext, plaintext, handshake-done and error events it causes come out through `emit`, in
+// order, before the method returns. The gateway offloads handshake steps to libuv's thread pool
+// instead; their events then come later, from the step's completion, still in order.
 //
 // Same configuration, same TLS policy and same verdicts as the Node engine (tls-engine.ts):
 // the server requests a client certificate, lets the handshake finish and reports the verdict
@@ -44,6 +45,9 @@ const STEP_WANT_INPUT = 0;
 const STEP_HANDSHAKE_DONE = 1;
 /** -1: failed (tlsError says why). */
 const STEP_PEER_CLOSED = -2;
+
+/** Ciphertext held while a handshake step runs on a worker, as the native side bounds its own. */
+const HELD_INPUT_MAX = 1 << 20;
 
 /** Server side: the verdict when the client sent no certificate, or one without a name. */
 const NO_CLIENT_CERTIFICATE = 'no client certificate';
@@ -96,6 +100,8 @@ interface NativeTlsAddon {
   tlsSessionNew(context: NativeTlsContext): NativeTlsSession;
   tlsPut(session: NativeTlsSession, bytes: Uint8Array): boolean;
   tlsDrive(session: NativeTlsSession): number;
+  /** Runs one tlsDrive on libuv's thread pool; the session is busy until `done`. */
+  tlsDriveAsync(session: NativeTlsSession, done: (step: number) => void): boolean;
   tlsRead(session: NativeTlsSession): Buffer | number;
   tlsWrite(session: NativeTlsSession, bytes: Uint8Array): boolean;
   tlsTake(session: NativeTlsSession): Buffer | null;
@@ -195,12 +201,19 @@ class NativeTlsEngine implements TlsEngine {
   /** Guards against re-entry: `emit` may feed the peer, which may feed us back at once. */
   private pumping = false;
   private pumpAgain = false;
+  /** A handshake step is running on a worker thread (offload): the SSL is not ours meanwhile. */
+  private driving = false;
+  /** Ciphertext that arrived while driving, in order, and its size. */
+  private held: Uint8Array[] = [];
+  private heldBytes = 0;
 
   constructor(
     private readonly addon: NativeTlsAddon,
     context: NativeTlsContext,
     private readonly side: Side,
     private readonly emit: (event: TlsEvent) => void,
+    /** Handshake steps on libuv's thread pool (the gateway), else on the calling thread. */
+    private readonly offload = false,
   ) {
     this.session = addon.tlsSessionNew(context);
     // The client speaks first, but not before the factory has returned: whoever holds the
@@ -215,6 +228,15 @@ class NativeTlsEngine implements TlsEngine {
     }
     const session = this.session;
     if (session === undefined || bytes.length === 0) return;
+    if (this.driving) {
+      this.heldBytes += bytes.length;
+      if (this.heldBytes > HELD_INPUT_MAX) {
+        this.fail({ code: 'TLS_INPUT_OVERFLOW', message: 'too much TLS input queued' });
+        return;
+      }
+      this.held.push(bytes.slice());
+      return;
+    }
     if (!this.addon.tlsPut(session, bytes)) {
       this.fail();
       return;
@@ -261,7 +283,7 @@ class NativeTlsEngine implements TlsEngine {
   compact(): boolean {
     if (this.records !== undefined) return true;
     const session = this.session;
-    if (session === undefined || !this.established || this.pumping) return false;
+    if (session === undefined || !this.established || this.pumping || this.driving) return false;
     this.flushCiphertext();
     const state = this.addon.tlsDetach(session);
     if (state === null) return false;
@@ -287,6 +309,7 @@ class NativeTlsEngine implements TlsEngine {
   close(): void {
     this.records = undefined;
     this.inbox = [];
+    this.held = [];
     const session = this.session;
     if (session === undefined) return;
     this.session = undefined;
@@ -356,18 +379,69 @@ class NativeTlsEngine implements TlsEngine {
     if (!this.established) {
       const session = this.session;
       if (session === undefined) return;
-      const step = this.addon.tlsDrive(session);
-      // Ciphertext first, even when failing: it carries the alert that tells the peer why.
-      this.flushCiphertext();
-      if (step === STEP_WANT_INPUT) return;
-      if (step !== STEP_HANDSHAKE_DONE) {
-        this.fail();
+      if (this.offload) {
+        this.startDrive(session);
         return;
       }
-      if (this.session === undefined) return;
-      this.established = true;
-      this.handshakeDone(session);
+      if (!this.afterDrive(session, this.addon.tlsDrive(session))) return;
     }
+    this.readRecords();
+  }
+
+  /** What a handshake step leads to; true once the session is established. */
+  private afterDrive(session: NativeTlsSession, step: number): boolean {
+    // Ciphertext first, even when failing: it carries the alert that tells the peer why.
+    this.flushCiphertext();
+    if (step === STEP_WANT_INPUT) return false;
+    if (step !== STEP_HANDSHAKE_DONE) {
+      this.fail();
+      return false;
+    }
+    if (this.session === undefined) return false;
+    this.established = true;
+    this.handshakeDone(session);
+    return true;
+  }
+
+  private startDrive(session: NativeTlsSession): void {
+    if (this.driving) return;
+    this.driving = true;
+    if (!this.addon.tlsDriveAsync(session, (step) => this.driven(session, step))) {
+      this.driving = false;
+      this.fail();
+    }
+  }
+
+  /** A worker finished a handshake step: carry on as the synchronous path would have. */
+  private driven(session: NativeTlsSession, step: number): void {
+    this.driving = false;
+    // Closed (or failed) meanwhile: the native side freed the SSL when the step ended.
+    if (this.session !== session) return;
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    this.pumping = true;
+    try {
+      const established = this.afterDrive(session, step);
+      for (const bytes of held) {
+        if (this.session !== session) return;
+        if (!this.addon.tlsPut(session, bytes)) {
+          this.fail();
+          return;
+        }
+      }
+      if (established) this.readRecords();
+      else if (held.length > 0 && this.session === session) this.pumpAgain = true;
+    } catch (e) {
+      // Called from libuv: a throw here would be an uncaught exception in the gateway.
+      this.fail({ code: 'TLS_ERROR', message: (e as Error).message });
+    } finally {
+      this.pumping = false;
+    }
+    if (this.pumpAgain && this.session !== undefined) this.pump();
+  }
+
+  private readRecords(): void {
     for (;;) {
       const session = this.session;
       if (session === undefined) return;
@@ -441,12 +515,20 @@ class NativeTlsEngine implements TlsEngine {
   }
 }
 
-/** Engines for the gateway on OpenSSL directly: client certificates required and verified. */
-export function nativeServerTlsEngineFactory(config: TlsServerConfig): TlsEngineFactory {
+/**
+ * Engines for the gateway on OpenSSL directly: client certificates required and verified. With
+ * `offloadHandshake`, each handshake step (the public-key work, ~1 ms of CPU per client) runs on
+ * libuv's thread pool and its events come from there: the gateway's thread goes on serving.
+ */
+export function nativeServerTlsEngineFactory(
+  config: TlsServerConfig,
+  o: { offloadHandshake?: boolean } = {},
+): TlsEngineFactory {
   const addon = tlsAddon();
   const context = createContext(addon, true, config);
   const side: Side = { kind: 'server' };
-  return (_keyId, emit) => new NativeTlsEngine(addon, context, side, emit);
+  const offload = o.offloadHandshake ?? false;
+  return (_keyId, emit) => new NativeTlsEngine(addon, context, side, emit, offload);
 }
 
 /** Engines for `postern connect` on OpenSSL directly, sharing one context. */
