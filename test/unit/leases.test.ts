@@ -38,6 +38,9 @@ describe('address leases', () => {
     store = await openStore(tmp.path, 'sqlite:leases.db');
     await users('alice', 'bob');
     const leases = new LeaseStore(store.db, POOLS);
+    // The start-up rehearsal leaves no trace: no row, and the first hand-out is still .2.
+    await leases.rehearse();
+    assert.deepEqual(await store.db.selectFrom('leases').selectAll().execute(), []);
     const a1 = await leases.acquire('alice', 's1', at(1));
     const b1 = await leases.acquire('bob', 's2', at(2));
     assert.deepEqual(a1, { v4: '100.64.0.2', v6: 'fd00:64::2' });

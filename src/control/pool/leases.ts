@@ -151,6 +151,36 @@ export class LeaseStore {
   }
 
   /**
+   * Runs every query of a hand-out once, in a transaction that is rolled back: SQLite prepares
+   * its statements and V8 compiles the path before the first client needs them (the first
+   * connect after a start was 5-10 ms slower without). Changes nothing, not even the cursor.
+   */
+  async rehearse(): Promise<void> {
+    const q = this.#queries;
+    const rollback = new Error('rehearsal');
+    const none = { user: '', address: '', session: '', at: '' };
+    await this.#db
+      .transaction()
+      .execute(async (tx) => {
+        await q.statics.executeTakeFirst(tx, none);
+        await q.holder.executeTakeFirst(tx, none);
+        for (const family of FAMILIES) {
+          const fq = q[family];
+          await fq.idleOfUser.executeTakeFirst(tx, none);
+          await fq.taken.executeTakeFirst(tx, none);
+          await fq.count.executeTakeFirst(tx, {});
+          await fq.oldestIdle.executeTakeFirst(tx, {});
+        }
+        await q.claimIdle.executeChanges(tx, none);
+        await q.claimFresh.executeChanges(tx, { ...none, address: 'rehearsal', family: 4 });
+        throw rollback;
+      })
+      .catch((e: unknown) => {
+        if (e !== rollback) throw e;
+      });
+  }
+
+  /**
    * The session ended: its addresses go idle, still remembered as its user's. Releases of the
    * same turn of the event loop share one statement (a gateway stopping 10,000 sessions).
    */

@@ -104,6 +104,14 @@ const queriesOf = perStore((db: Db) => ({
   ),
 }));
 
+/** Runs the authorisation's queries once for nobody (no user is named ""): warm before a client. */
+export async function rehearseAuthorize(db: Db): Promise<void> {
+  const q = queriesOf(db);
+  await q.user.executeTakeFirst(db, { user: '' });
+  await q.certificate.executeTakeFirst(db, { user: '', serial: '' });
+  await q.groups.execute(db, { user: '' });
+}
+
 /** OpenVPN's static-challenge answer: "SCRV1:<base64 password>:<base64 response>". */
 function splitStaticChallenge(password: string): { password: string; code: string } | undefined {
   if (!password.startsWith('SCRV1:')) return undefined;

@@ -39,7 +39,7 @@ import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
 import type { Gateway } from '../gateway.js';
 import type { SessionFacts } from '../session-events.js';
 import { startSessionListeners, type SessionListeners } from '../session-listeners.js';
-import { authorize } from './authorize.js';
+import { authorize, rehearseAuthorize } from './authorize.js';
 import type { GatewayDataPath } from './data-path.js';
 import { parseHostPort } from '../../io/net/host-port.js';
 import { looksLikeOpenvpn, relay, sniff } from './port-share.js';
@@ -190,6 +190,9 @@ export class OpenvpnService {
         dataCiphers: this.config.openvpn['data-ciphers'],
         minTls: this.config.crypto['min-tls'],
       });
+      // The store's side of a handshake too, without changing anything in it.
+      await rehearseAuthorize(this.#gw.store.db);
+      await this.#leases.rehearse();
       this.#log.info(
         { event: 'warm-up', handshakes: r.handshakes, ms: Math.round(r.ms) },
         'session cores warmed up',
