@@ -520,7 +520,8 @@ static napi_status set_number(napi_env env, napi_value object, const char *name,
   return napi_set_named_property(env, object, name, value);
 }
 
-/* counters(peerId): { bytesIn, bytesOut, packetsIn, packetsOut, lastRxMs, lastTxMs } | undefined */
+/* counters(peerId): { bytesIn, bytesOut, packetsIn, packetsOut, lastRxMs, lastTxMs, exitNotices }
+ * | undefined */
 static napi_value dp_counters(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -537,6 +538,7 @@ static napi_value dp_counters(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, set_number(env, result, "packetsOut", (double)counter_get(&p->packets_out)));
   NAPI_CALL(env, set_number(env, result, "lastRxMs", (double)counter_get(&p->last_rx_ms)));
   NAPI_CALL(env, set_number(env, result, "lastTxMs", (double)counter_get(&p->last_tx_ms)));
+  NAPI_CALL(env, set_number(env, result, "exitNotices", (double)counter_get(&p->exit_notices)));
   return result;
 }
 

@@ -84,8 +84,12 @@
 #define OVPN_OP_FIRST 3
 #define OVPN_OP_LAST 11
 #define OVPN_PING_SIZE 16
+/* explicit-exit-notify from a client without cc-exit: OCC magic (16 bytes), then OCC_EXIT. */
+#define OVPN_OCC_MAGIC_SIZE 16
+#define OVPN_OCC_EXIT 6
 
 extern const uint8_t OVPN_PING_MAGIC[OVPN_PING_SIZE];
+extern const uint8_t OVPN_OCC_MAGIC[OVPN_OCC_MAGIC_SIZE];
 
 /* EVENT_TCP_CONTROL: a non-data packet from a TCP peer's stream (value: peer id);
  * EVENT_TCP_CLOSED: a TCP peer's stream ended (value: peer id, port: errno or 0 for EOF). */
@@ -199,6 +203,7 @@ typedef struct dp_peer {
   _Atomic uint64_t packets_in;
   _Atomic uint64_t last_rx_ms;
   _Atomic uint64_t policy_drops;
+  _Atomic uint64_t exit_notices; /* OCC_EXIT messages: the client is leaving */
   /* Dropped flows not yet drained: RX appends under the read lock, JS drains under the write. */
   uint32_t sample_count;
   dp_flow samples[DP_POLICY_SAMPLES];

@@ -10,6 +10,9 @@
 /* OpenVPN's keepalive payload (ping.c ping_string). */
 const uint8_t OVPN_PING_MAGIC[OVPN_PING_SIZE] = {0x2a, 0x18, 0x7b, 0xf3, 0x64, 0x1e, 0xb4, 0xcb,
                                                  0x07, 0xed, 0x2d, 0x0a, 0x98, 0x1f, 0xc7, 0x48};
+/* occ.c occ_magic: the prefix of every OCC message on the data channel. */
+const uint8_t OVPN_OCC_MAGIC[OVPN_OCC_MAGIC_SIZE] = {0x28, 0x7f, 0x34, 0x6b, 0xd4, 0xef, 0x7a, 0x81,
+                                                     0x2d, 0x56, 0xb8, 0xd3, 0xaf, 0xc5, 0x45, 0x9c};
 
 typedef struct {
   uint8_t *slab;
@@ -50,6 +53,12 @@ bool dp_rx_accept(dp *d, dp_peer *peer, uint8_t *plain, size_t plain_len, uint64
   owned_set(&peer->last_rx_ms, now);
   if (plain_len == OVPN_PING_SIZE && memcmp(plain, OVPN_PING_MAGIC, OVPN_PING_SIZE) == 0) {
     counter_add(&d->stats[STAT_RX_PINGS], 1);
+    return false;
+  }
+  /* A client leaving without cc-exit says so here; the gateway's keepalive sweep reads it. */
+  if (plain_len == OVPN_OCC_MAGIC_SIZE + 1 && plain[OVPN_OCC_MAGIC_SIZE] == OVPN_OCC_EXIT &&
+      memcmp(plain, OVPN_OCC_MAGIC, OVPN_OCC_MAGIC_SIZE) == 0) {
+    owned_add(&peer->exit_notices, 1);
     return false;
   }
   dp_inner source;

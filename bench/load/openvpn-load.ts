@@ -14,7 +14,12 @@ import {
   type ClientControlWrap,
   type ClientOutput,
 } from '../../src/proto/openvpn/session/client-session.js';
-import { Opcode, OPCODE_SHIFT, PING_MAGIC } from '../../src/wire/openvpn/constants.js';
+import {
+  OCC_EXIT_MESSAGE,
+  Opcode,
+  OPCODE_SHIFT,
+  PING_MAGIC,
+} from '../../src/wire/openvpn/constants.js';
 
 /** Where and how to connect: the parts of a Postern profile the handshake needs. */
 export interface LoadTarget {
@@ -112,7 +117,16 @@ class LoadSession {
   }
 
   #ping(): void {
-    const r = this.#encryptor?.encrypt(PING_MAGIC);
+    this.#sendData(PING_MAGIC);
+  }
+
+  /** Leaves as explicit-exit-notify does without cc-exit: OCC_EXIT on the data channel. */
+  notifyExit(): void {
+    if (!this.#finished) this.#sendData(OCC_EXIT_MESSAGE);
+  }
+
+  #sendData(payload: Uint8Array): void {
+    const r = this.#encryptor?.encrypt(payload);
     if (r?.kind === 'packet') this.#socket.send(r.packet);
   }
 
@@ -169,6 +183,8 @@ class LoadSession {
 /** A set of open sessions: what `openSessions` leaves running until `close`. */
 export interface LoadRun {
   result: LoadResult;
+  /** Every open session says OCC_EXIT (and stays open until `close`). */
+  notifyExit(): void;
   close(): void;
 }
 
@@ -209,7 +225,8 @@ export function openSessions(
       onProgress(configured, failed);
       if (configured + failed === o.count) {
         const seconds = (performance.now() - t0) / 1000;
-        resolve({ result: { configured, failed, seconds, failures }, close });
+        const notifyExit = (): void => sessions.forEach((s) => s.notifyExit());
+        resolve({ result: { configured, failed, seconds, failures }, notifyExit, close });
       } else startNext();
     };
     const startNext = (): void => {

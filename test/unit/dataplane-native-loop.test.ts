@@ -304,6 +304,15 @@ for (const offload of [false, true]) {
         assert.equal(fromTun.length, 0);
       });
 
+      it('counts an OCC_EXIT from the peer (explicit-exit-notify) and delivers nothing', async () => {
+        const before = gw.counters(PEER)!;
+        assert.equal(before.exitNotices, 0);
+        client.dp.sendExitNotice(0);
+        await waitFor('the gateway to count it', () => gw.counters(PEER)!.exitNotices === 1);
+        assert.equal(gw.counters(PEER)!.packetsIn, before.packetsIn);
+        assert.equal(fromTun.length, 0);
+      });
+
       it('floats a peer to its new source port once a packet from there authenticates', async () => {
         const oldPort = client.endpoint.port;
         // A replay from a new port must not move the peer.

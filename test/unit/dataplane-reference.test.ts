@@ -68,6 +68,7 @@ describe('reference OpenVPN data path', () => {
         packetsOut: 1,
         lastRxMs: 0,
         lastTxMs: 0,
+        exitNotices: 0,
       },
     );
   });
@@ -106,6 +107,20 @@ describe('reference OpenVPN data path', () => {
     assert.equal(s.gwTun.written.length, 0);
     assert.equal(s.gw.counters(7)?.lastRxMs, 6000);
     assert.equal(s.gw.counters(7)?.packetsIn, 0);
+  });
+
+  it('an OCC_EXIT (explicit-exit-notify without cc-exit) is counted, not delivered', () => {
+    const s = setup();
+    s.cl.sendExitNotice(0);
+    assert.equal(s.gw.fromNetwork(7, s.wire.toGw[0]!), 'exit');
+    assert.equal(s.gw.counters(7)?.exitNotices, 1);
+    assert.equal(s.gw.counters(7)?.packetsIn, 0);
+    assert.equal(s.gwTun.written.length, 0);
+    assert.equal(
+      [...s.gw.drops.values()].reduce((a, b) => a + b, 0),
+      0,
+      'not a drop',
+    );
   });
 
   it('a new key takes over sending while the old one still decrypts; retired keys do not', () => {

@@ -6,7 +6,13 @@
 // network, by inner destination address from the TUN), seal or open, count. Bad input is dropped
 // and counted, never thrown.
 import type { TunDevice } from '../../io/tun/tun-device.js';
-import { Opcode, OPCODE_SHIFT, PING_MAGIC, KEY_ID_MASK } from '../../wire/openvpn/constants.js';
+import {
+  KEY_ID_MASK,
+  OCC_EXIT_MESSAGE,
+  Opcode,
+  OPCODE_SHIFT,
+  PING_MAGIC,
+} from '../../wire/openvpn/constants.js';
 import { addressKey, packetAddressKey } from '../inner-address.js';
 import { decide, type CompiledPolicy } from '../../control/policy/matcher.js';
 import { readFlow } from '../../control/policy/flow.js';
@@ -31,6 +37,8 @@ export interface PeerCounters {
   lastRxMs: number;
   /** Clock (ms) of the last packet sent to the peer, pings included. */
   lastTxMs: number;
+  /** OCC_EXIT messages received: explicit-exit-notify from a client without cc-exit. */
+  exitNotices: number;
 }
 
 export interface PeerOptions {
@@ -71,7 +79,9 @@ interface Peer {
 export const POLICY_SAMPLES_MAX = 8;
 
 /** 'filtered': authenticated, but the peer's policy does not let it through. */
-export type NetworkVerdict = 'delivered' | 'ping' | 'unknown-peer' | 'dropped' | 'filtered';
+/** 'exit': the peer said it is leaving (OCC_EXIT); counted in its `exitNotices`. */
+export type NetworkVerdict =
+  'delivered' | 'ping' | 'exit' | 'unknown-peer' | 'dropped' | 'filtered';
 
 export type DropCounter =
   | 'not-data'
@@ -117,6 +127,7 @@ export class ReferenceOpenvpnDataPlane {
         packetsOut: 0,
         lastRxMs: now,
         lastTxMs: now,
+        exitNotices: 0,
       },
       policy: undefined,
       policyDrops: 0,
@@ -205,6 +216,10 @@ export class ReferenceOpenvpnDataPlane {
     if (r.kind === 'drop') return this.#drop('decrypt');
     p.counters.lastRxMs = this.#clock();
     if (isPing(r.data)) return 'ping';
+    if (sameBytes(r.data, OCC_EXIT_MESSAGE)) {
+      p.counters.exitNotices += 1;
+      return 'exit';
+    }
     const src = packetAddressKey(r.data, 'src');
     if (src === undefined) return this.#drop('not-ip');
     if (!p.upstream && !p.addressKeys.includes(src)) return this.#drop('spoofed-source');
@@ -250,6 +265,12 @@ export class ReferenceOpenvpnDataPlane {
     if (p) this.#seal(p, PING_MAGIC);
   }
 
+  /** "We are leaving" as explicit-exit-notify says it to a peer without cc-exit (OCC_EXIT). */
+  sendExitNotice(peerId: number): void {
+    const p = this.#peers.get(peerId);
+    if (p) this.#seal(p, OCC_EXIT_MESSAGE);
+  }
+
   #seal(p: Peer, payload: Uint8Array): boolean {
     const slot = p.keys[p.primary];
     if (!slot) {
@@ -273,7 +294,11 @@ export class ReferenceOpenvpnDataPlane {
 }
 
 function isPing(data: Uint8Array): boolean {
-  if (data.length !== PING_MAGIC.length) return false;
-  for (let i = 0; i < data.length; i++) if (data[i] !== PING_MAGIC[i]) return false;
+  return sameBytes(data, PING_MAGIC);
+}
+
+function sameBytes(data: Uint8Array, expected: Readonly<Uint8Array>): boolean {
+  if (data.length !== expected.length) return false;
+  for (let i = 0; i < data.length; i++) if (data[i] !== expected[i]) return false;
   return true;
 }

@@ -676,6 +676,11 @@ export class OpenvpnService {
     for (const d of this.#byPeerId.values()) {
       const ka = d.core.keepalive;
       const c = this.#dp.counters(d.peerId);
+      // explicit-exit-notify from a client without cc-exit (OCC_EXIT on the data channel).
+      if (c && c.exitNotices > 0) {
+        d.close('exit', 'the client said OCC_EXIT (explicit-exit-notify)');
+        continue;
+      }
       if (!ka || !c || !d.connectedAt) continue;
       if (now - c.lastRxMs > ka.timeoutSec * 1000) {
         d.close('ping-restart', `no packet for ${ka.timeoutSec}s`);
