@@ -55,7 +55,11 @@ export function natRuleset(config: Config, tunName = GATEWAY_TUN_NAME): string |
 
 export class FullTunnelNat {
   readonly #log: Logger;
-  #installed = false;
+  /**
+   * Unknown at start: a gateway killed with SIGKILL left its table behind, and a start whose
+   * configuration has no full tunnel must not keep masquerading.
+   */
+  #installed: boolean | 'unknown' = 'unknown';
 
   constructor(log: Logger) {
     this.#log = log;
@@ -81,10 +85,15 @@ export class FullTunnelNat {
   }
 
   async remove(): Promise<void> {
-    if (!this.#installed) return;
+    if (this.#installed === false) return;
+    const leftover = this.#installed === 'unknown';
     this.#installed = false;
     const r = await run(`table inet ${NAT_TABLE}\ndelete table inet ${NAT_TABLE}\n`);
-    if (r.code !== 0)
+    // Looking for a leftover on a machine without nftables is not worth a warning.
+    if (r.code !== 0 && !leftover) {
       this.#log.warn({ event: 'nat', error: r.stderr }, 'cannot remove the masquerade table');
+    } else if (r.code === 0 && leftover) {
+      this.#log.debug({ event: 'nat' }, 'any masquerade table left by an earlier run is gone');
+    }
   }
 }
