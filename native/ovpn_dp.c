@@ -321,8 +321,8 @@ static napi_value dp_remove_peer(napi_env env, napi_callback_info info) {
 /* installKey(peerId, keyId, cipher, sendKey, sendImplicitIv, recvKey, recvImplicitIv): boolean.
  * The newest installed key becomes primary; a key already under that id is replaced. */
 static napi_value dp_install_key(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   dp *d = get_dp(env, info, &argc, argv);
   if (d == NULL) return NULL;
   uint32_t id, key_id;
@@ -362,6 +362,13 @@ static napi_value dp_install_key(napi_env env, napi_callback_info info) {
     return NULL;
   }
   k->next_packet_id = 1;
+  /* 8th argument false: decrypt with it now, send with it after useKey (a renegotiated key the
+   * peer cannot open yet). */
+  bool send_now = true;
+  napi_valuetype send_type = napi_undefined;
+  if (argc >= 8 && napi_typeof(env, argv[7], &send_type) == napi_ok && send_type == napi_boolean) {
+    napi_get_value_bool(env, argv[7], &send_now);
+  }
 
   pthread_rwlock_wrlock(&d->lock);
   dp_peer *p = dp_find_peer(d, id);
@@ -369,7 +376,7 @@ static napi_value dp_install_key(napi_env env, napi_callback_info info) {
   if (p != NULL) {
     old = p->keys[key_id];
     p->keys[key_id] = k;
-    p->primary = (int)key_id;
+    if (send_now || p->primary < 0) p->primary = (int)key_id;
   }
   pthread_rwlock_unlock(&d->lock);
   dp_free_key(old);
@@ -466,6 +473,24 @@ static napi_value dp_has_peer(napi_env env, napi_callback_info info) {
   uint32_t id;
   if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
   return make_bool(env, dp_find_peer(d, id) != NULL);
+}
+
+/* useKey(peerId, keyId): boolean. Packets to the peer go out under this installed key from now. */
+static napi_value dp_use_key(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  dp *d = get_dp(env, info, &argc, argv);
+  uint32_t id, key_id;
+  if (d == NULL || argc < 2 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId") ||
+      !get_u32(env, argv[1], OVPN_KEY_ID_MASK, &key_id, "keyId")) {
+    return NULL;
+  }
+  pthread_rwlock_wrlock(&d->lock);
+  dp_peer *p = dp_find_peer(d, id);
+  bool ok = p != NULL && p->keys[key_id] != NULL;
+  if (ok) p->primary = (int)key_id;
+  pthread_rwlock_unlock(&d->lock);
+  return make_bool(env, ok);
 }
 
 /* sendPing(peerId): boolean. Seals OpenVPN's ping magic with the primary key and sends it. The
@@ -899,6 +924,7 @@ napi_status ovpn_dp_register(napi_env env, napi_value exports) {
       {"removePeer", NULL, dp_remove_peer, NULL, NULL, NULL, napi_default_method, NULL},
       {"hasPeer", NULL, dp_has_peer, NULL, NULL, NULL, napi_default_method, NULL},
       {"installKey", NULL, dp_install_key, NULL, NULL, NULL, napi_default_method, NULL},
+      {"useKey", NULL, dp_use_key, NULL, NULL, NULL, napi_default_method, NULL},
       {"retireKey", NULL, dp_retire_key, NULL, NULL, NULL, napi_default_method, NULL},
       {"setRemote", NULL, dp_set_remote, NULL, NULL, NULL, napi_default_method, NULL},
       {"remote", NULL, dp_remote, NULL, NULL, NULL, napi_default_method, NULL},

@@ -386,6 +386,22 @@ describe('OpenVPN session: renegotiation', () => {
       const c1 = keysOf(p.of('keys'), 1);
       const s1 = keysOf(p.ofServer('keys'), 1);
       assertKeysWork(c1, s1);
+      // The server decrypts key 1 at once but sends with it only once the client acknowledged
+      // the key method 2 that gave it key 1 (use-key): never a packet the client cannot open.
+      assert.equal(keysOf(p.ofServer('keys'), 0).sendNow, true);
+      assert.equal(s1.sendNow, false);
+      assert.equal(c1.sendNow, true);
+      let clientHadKey1 = false;
+      assert.ok(
+        await p.run(() => {
+          const used = p.ofServer('use-key').length > 0;
+          if (used) clientHadKey1 = p.of('keys').some((k) => k.keyId === 1);
+          return used;
+        }),
+        'use-key for key 1',
+      );
+      assert.deepEqual(p.ofServer('use-key'), [{ kind: 'use-key', keyId: 1 }]);
+      assert.ok(clientHadKey1, 'the client had key 1 when the server began sending with it');
       // Key 0 still works: both keys carry data during the transition.
       assertKeysWork(keysOf(p.of('keys'), 0), keysOf(p.ofServer('keys'), 0));
       assert.deepEqual(p.client.activeKeyIds().sort(), [0, 1]);

@@ -91,7 +91,9 @@ export interface NativeOvpnDataplane {
     sendImplicitIv: Uint8Array,
     recvKey: Uint8Array,
     recvImplicitIv: Uint8Array,
+    sendNow?: boolean,
   ): boolean;
+  useKey(peerId: number, keyId: number): boolean;
   retireKey(peerId: number, keyId: number): boolean;
   setRemote(peerId: number, address: string, port: number, localAddress?: string): boolean;
   remote(peerId: number): { address: string; port: number } | undefined;

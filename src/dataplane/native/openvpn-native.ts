@@ -354,8 +354,11 @@ export class NativeOpenvpnDataPlane {
     return this.#native.remote(peerId) ?? undefined;
   }
 
-  /** Installs a key id; the newest installed key becomes the one packets are sent with. */
-  installKey(peerId: number, keyId: number, keys: DataChannelKeys): boolean {
+  /**
+   * Installs a key id. With `sendNow` (the default) it becomes the one packets are sent with;
+   * without, it only decrypts until `useKey` (a key the peer cannot open yet).
+   */
+  installKey(peerId: number, keyId: number, keys: DataChannelKeys, sendNow = true): boolean {
     if (!Number.isInteger(keyId) || keyId < 0 || keyId > KEY_ID_MASK) {
       throw misuse('OPENVPN_BAD_KEY_ID', `key id ${keyId} is outside 0..${KEY_ID_MASK}`);
     }
@@ -370,7 +373,13 @@ export class NativeOpenvpnDataPlane {
       keys.send.implicitIv,
       keys.receive.key,
       keys.receive.implicitIv,
+      sendNow,
     );
+  }
+
+  /** Packets to the peer go out under this installed key from now. */
+  useKey(peerId: number, keyId: number): boolean {
+    return this.#native.useKey(peerId, keyId);
   }
 
   /** The transition window of an old key ended: packets under it are no longer accepted. */

@@ -164,15 +164,24 @@ export class ReferenceOpenvpnDataPlane {
     return out;
   }
 
-  /** Installs a key id; the newest installed key becomes the one packets are sent with. */
-  installKey(peerId: number, keyId: number, keys: DataChannelKeys): void {
+  /**
+   * Installs a key id. With `sendNow` (the default) it becomes the one packets are sent with;
+   * without, it only decrypts until `useKey` (a key the peer cannot open yet).
+   */
+  installKey(peerId: number, keyId: number, keys: DataChannelKeys, sendNow = true): void {
     const p = this.#peers.get(peerId);
     if (!p || keyId < 0 || keyId > KEY_ID_MASK) return;
     p.keys[keyId] = {
       enc: new OpenvpnDataEncryptor({ key: keys.send, keyId, peerId: p.sendPeerId }),
       dec: new OpenvpnDataDecryptor({ key: keys.receive, keyId }),
     };
-    p.primary = keyId;
+    if (sendNow || p.primary < 0) p.primary = keyId;
+  }
+
+  /** Packets to the peer go out under this installed key from now. */
+  useKey(peerId: number, keyId: number): void {
+    const p = this.#peers.get(peerId);
+    if (p?.keys[keyId]) p.primary = keyId;
   }
 
   /** The transition window of an old key ended: packets under it are no longer accepted. */

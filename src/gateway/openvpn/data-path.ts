@@ -123,9 +123,15 @@ export class GatewayDataPath {
     return this.#inNative.has(peerId) || this.reference.hasPeer(peerId);
   }
 
-  installKey(peerId: number, keyId: number, keys: DataChannelKeys): void {
-    if (this.#inNative.has(peerId)) this.native?.installKey(peerId, keyId, keys);
-    else this.reference.installKey(peerId, keyId, keys);
+  installKey(peerId: number, keyId: number, keys: DataChannelKeys, sendNow = true): void {
+    if (this.#inNative.has(peerId)) this.native?.installKey(peerId, keyId, keys, sendNow);
+    else this.reference.installKey(peerId, keyId, keys, sendNow);
+  }
+
+  /** Sends with an installed key from now (see installKey's `sendNow`). */
+  useKey(peerId: number, keyId: number): void {
+    if (this.#inNative.has(peerId)) this.native?.useKey(peerId, keyId);
+    else this.reference.useKey(peerId, keyId);
   }
 
   retireKey(peerId: number, keyId: number): void {

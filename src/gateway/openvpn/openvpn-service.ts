@@ -411,7 +411,7 @@ export class OpenvpnService {
         });
         this.#policies.peerAdded(d.peerId);
       }
-      this.#dp.installKey(d.peerId, out.keyId, out.keys);
+      this.#dp.installKey(d.peerId, out.keyId, out.keys, out.sendNow);
       if (d.keyCount > 1) {
         this.#audit(
           {
@@ -430,6 +430,7 @@ export class OpenvpnService {
         );
       }
     },
+    useKey: (d, keyId) => this.#dp.useKey(d.peerId, keyId),
     retireKey: (d, keyId) => this.#dp.retireKey(d.peerId, keyId),
     established: (d, out) => {
       d.cipher = out.cipher;

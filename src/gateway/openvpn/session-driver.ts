@@ -10,6 +10,7 @@ import type { Protocol, SessionInfo, LiveSession } from '../sessions.js';
 export interface DriverHooks {
   authenticate(d: SessionDriver, out: Extract<ServerOutput, { kind: 'authenticate' }>): void;
   keys(d: SessionDriver, out: Extract<ServerOutput, { kind: 'keys' }>): void;
+  useKey(d: SessionDriver, keyId: number): void;
   retireKey(d: SessionDriver, keyId: number): void;
   established(d: SessionDriver, out: Extract<ServerOutput, { kind: 'established' }>): void;
   closed(d: SessionDriver, reason: CloseReason, detail: string | undefined): void;
@@ -94,6 +95,9 @@ export class SessionDriver implements LiveSession {
           this.currentKeyId = out.keyId;
           if (this.keyCount > 1) this.rekeys += 1;
           this.#hooks.keys(this, out);
+          break;
+        case 'use-key':
+          this.#hooks.useKey(this, out.keyId);
           break;
         case 'retireKey':
           this.#hooks.retireKey(this, out.keyId);

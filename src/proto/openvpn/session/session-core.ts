@@ -71,12 +71,22 @@ export interface KeysOutput {
   /** DATA_V2 peer id (the server's assignment); undefined means DATA_V1. */
   peerId: number | undefined;
   derivation: KeyDerivation;
+  /**
+   * Send with this key from now on. False for a server's renegotiated key: it decrypts at once,
+   * but the data plane keeps sending with the old key until `use-key`, when the peer has
+   * acknowledged our key method 2 and so can decrypt the new key (ssl.c: S_GOT_KEY becomes
+   * S_ACTIVE once the send queue is empty). Sooner, its packets would reach a peer that cannot
+   * open them yet.
+   */
+  sendNow: boolean;
 }
 
 export type CommonOutput =
   /** One OpenVPN packet: frame it for TCP, or send it as one UDP datagram. */
   | { kind: 'send'; packet: Uint8Array }
   | KeysOutput
+  /** The peer can now decrypt this key (installed earlier with sendNow false): send with it. */
+  | { kind: 'use-key'; keyId: number }
   /** The transition window of an old key is over: stop decrypting with it. */
   | { kind: 'retireKey'; keyId: number }
   /** The session is over; no more outputs follow. The data plane drops all its keys. */
@@ -351,6 +361,9 @@ export abstract class SessionCore<Extra extends { kind: string }> {
     state.activate();
     this.schedule.established(state.keyId, now);
     if (state === this.primary) this.lameDuck?.demote();
+    // A server's renegotiated key: the peer learns it from the key method 2 we just sent.
+    const sendNow = !server || state.keyId === 0 || state !== this.primary;
+    if (!sendNow) this.awaitingUse = { key: state, mark: state.ciphertextEvents };
     this.emit({
       kind: 'keys',
       keyId: state.keyId,
@@ -358,7 +371,25 @@ export abstract class SessionCore<Extra extends { kind: string }> {
       keys,
       peerId: params.peerId,
       derivation: params.derivation,
+      sendNow,
     });
+  }
+
+  /** The renegotiated key waiting for its key method 2 to be acknowledged (server side). */
+  private awaitingUse: { key: KeyState; mark: number } | undefined;
+
+  /** Emits `use-key` once the peer acknowledged what we sent with the new key's key method 2. */
+  private checkKeyInUse(): void {
+    const waiting = this.awaitingUse;
+    if (waiting === undefined) return;
+    if (waiting.key !== this.primary || waiting.key.phase === 'closed') {
+      this.awaitingUse = undefined;
+      return;
+    }
+    if (waiting.key.ciphertextEvents > waiting.mark && waiting.key.isDrained()) {
+      this.awaitingUse = undefined;
+      this.emit({ kind: 'use-key', keyId: waiting.key.keyId });
+    }
   }
 
   /**
@@ -541,6 +572,7 @@ export abstract class SessionCore<Extra extends { kind: string }> {
           this.emit({ kind: 'send', packet: this.control.wrap(this.encode(state, out)) });
         }
       }
+      this.checkKeyInUse();
       this.checkLinger(now);
     }
     const outputs = this.outputs;
