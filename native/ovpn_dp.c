@@ -384,16 +384,23 @@ static napi_value dp_install_key(napi_env env, napi_callback_info info) {
   return make_bool(env, p != NULL);
 }
 
-/* retireKey(peerId, keyId): boolean. The primary key is never retired (as in the reference). */
-static napi_value dp_retire_key(napi_env env, napi_callback_info info) {
+/* The (peerId, keyId) arguments of retireKey and useKey; NULL (thrown) when not valid. */
+static dp *peer_key_args(napi_env env, napi_callback_info info, uint32_t *id, uint32_t *key_id) {
   size_t argc = 2;
   napi_value argv[2];
   dp *d = get_dp(env, info, &argc, argv);
-  uint32_t id, key_id;
-  if (d == NULL || argc < 2 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId") ||
-      !get_u32(env, argv[1], OVPN_KEY_ID_MASK, &key_id, "keyId")) {
+  if (d == NULL || argc < 2 || !get_u32(env, argv[0], UINT32_MAX, id, "peerId") ||
+      !get_u32(env, argv[1], OVPN_KEY_ID_MASK, key_id, "keyId")) {
     return NULL;
   }
+  return d;
+}
+
+/* retireKey(peerId, keyId): boolean. The primary key is never retired (as in the reference). */
+static napi_value dp_retire_key(napi_env env, napi_callback_info info) {
+  uint32_t id, key_id;
+  dp *d = peer_key_args(env, info, &id, &key_id);
+  if (d == NULL) return NULL;
   dp_key *old = NULL;
   pthread_rwlock_wrlock(&d->lock);
   dp_peer *p = dp_find_peer(d, id);
@@ -477,14 +484,9 @@ static napi_value dp_has_peer(napi_env env, napi_callback_info info) {
 
 /* useKey(peerId, keyId): boolean. Packets to the peer go out under this installed key from now. */
 static napi_value dp_use_key(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id, key_id;
-  if (d == NULL || argc < 2 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId") ||
-      !get_u32(env, argv[1], OVPN_KEY_ID_MASK, &key_id, "keyId")) {
-    return NULL;
-  }
+  dp *d = peer_key_args(env, info, &id, &key_id);
+  if (d == NULL) return NULL;
   pthread_rwlock_wrlock(&d->lock);
   dp_peer *p = dp_find_peer(d, id);
   bool ok = p != NULL && p->keys[key_id] != NULL;

@@ -58,6 +58,8 @@ class ReferenceClient {
   readonly tun = new MemoryTun();
   readonly dp = new ReferenceOpenvpnDataPlane(this.tun, () => Date.now());
   readonly verdicts: NetworkVerdict[] = [];
+  /** Every datagram the client received, in order. */
+  readonly received: Uint8Array[] = [];
   /** Every datagram the client sent, in order (to replay them). */
   readonly sent: Uint8Array[] = [];
   endpoint!: UdpEndpoint;
@@ -85,7 +87,10 @@ class ReferenceClient {
 
   async bind(): Promise<void> {
     const next = await UdpEndpoint.bind(LOCALHOST, 0);
-    next.onDatagram((bytes) => this.verdicts.push(this.dp.fromNetwork(0, bytes)));
+    next.onDatagram((bytes) => {
+      this.received.push(Uint8Array.from(bytes));
+      this.verdicts.push(this.dp.fromNetwork(0, bytes));
+    });
     const previous = this.endpoint as UdpEndpoint | undefined;
     this.endpoint = next;
     if (previous) await previous.close();
@@ -368,6 +373,32 @@ for (const offload of [false, true]) {
         await waitFor('key 1 traffic', () => fromTun.length >= 1);
         assert.equal(fromTun.splice(0)[0]![19], 22);
         assert.equal(client.sent.at(-1)![0]! & 7, 1, 'the client sends under key 1');
+      });
+
+      it('a key installed without sendNow decrypts at once and carries packets out after useKey', async () => {
+        block = randomBytes(256);
+        await new Promise((r) => setTimeout(r, 50));
+        client.received.splice(0);
+        assert.ok(gw.installKey(PEER, 2, dataChannelKeys(block, 'AES-256-GCM', 'server'), false));
+        // Out: still under key 1, which the client may not have replaced yet.
+        kernelWrite([udpPacket([192, 0, 2, 10], [100, 64, 0, 2])]);
+        await waitFor('a packet to the client', () => client.received.length >= 1);
+        const oldKey = client.received.splice(0).at(-1)![0]! & 7;
+        assert.notEqual(oldKey, 2, 'sent under the old key');
+        client.tun.written.splice(0);
+        // In: the client already sends under key 2, and the gateway opens it.
+        client.dp.installKey(0, 2, dataChannelKeys(block, 'AES-256-GCM', 'client'));
+        client.tun.inject([udpPacket([100, 64, 0, 2], [192, 0, 2, 23])]);
+        await waitFor('key 2 traffic in', () => fromTun.length >= 1);
+        assert.equal(fromTun.splice(0)[0]![19], 23);
+        assert.equal(gw.useKey(PEER, 2), true);
+        assert.equal(gw.useKey(PEER, 5), false, 'no such key');
+        client.received.splice(0);
+        kernelWrite([udpPacket([192, 0, 2, 10], [100, 64, 0, 2])]);
+        await waitFor('a packet under key 2', () => client.received.length >= 1);
+        assert.equal(client.received.splice(0).at(-1)![0]! & 7, 2, 'sent under the new key');
+        client.tun.written.splice(0);
+        client.verdicts.splice(0);
       });
 
       it('writes packets JS decrypted itself to the TUN device', async () => {

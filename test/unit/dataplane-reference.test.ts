@@ -123,6 +123,20 @@ describe('reference OpenVPN data path', () => {
     );
   });
 
+  it('a key installed without sendNow decrypts at once and carries packets out after useKey', () => {
+    const s = setup();
+    const block = randomBytes(256);
+    s.gw.installKey(7, 1, dataChannelKeys(block, 'AES-256-GCM', 'server'), false);
+    s.gwTun.inject([ipv4([192, 0, 2, 10], [100, 64, 0, 2])]);
+    assert.equal((s.wire.toClient.at(-1)?.[0] ?? 0) & 7, 0, 'still sent under key 0');
+    s.cl.installKey(0, 1, dataChannelKeys(block, 'AES-256-GCM', 'client'));
+    s.clTun.inject([ipv4([100, 64, 0, 2], [192, 0, 2, 10])]);
+    assert.equal(s.gw.fromNetwork(7, s.wire.toGw.at(-1)!), 'delivered', 'key 1 opens at once');
+    s.gw.useKey(7, 1);
+    s.gwTun.inject([ipv4([192, 0, 2, 10], [100, 64, 0, 2])]);
+    assert.equal((s.wire.toClient.at(-1)?.[0] ?? 0) & 7, 1, 'sent under key 1');
+  });
+
   it('a new key takes over sending while the old one still decrypts; retired keys do not', () => {
     const s = setup();
     s.clTun.inject([ipv4([100, 64, 0, 2], [192, 0, 2, 10])]);
