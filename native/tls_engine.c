@@ -73,6 +73,9 @@ typedef struct {
    * until it completes; a free asked meanwhile happens then. */
   bool busy;
   bool free_when_done;
+  /* Its JS object was collected (or the environment torn down) during a step: the step's end
+   * frees the rest. */
+  bool orphaned;
   /* Why it failed: our own reason, else the first OpenSSL error, else SSL_get_error's. */
   const char *own_code;
   const char *own_message;
@@ -559,6 +562,11 @@ static void finalize_session(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   tls_session *s = data;
+  if (s->busy) {
+    /* A worker still holds the SSL (only at teardown: a step keeps its object alive). */
+    s->orphaned = true;
+    return;
+  }
   free_ssl(s);
   free(s);
 }
@@ -758,10 +766,23 @@ static void drive_execute(napi_env env, void *data) {
   ERR_clear_error();
 }
 
+static void free_job(napi_env env, drive_job *job) {
+  napi_delete_reference(env, job->callback);
+  napi_delete_reference(env, job->session);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
 static void drive_complete(napi_env env, napi_status status, void *data) {
   drive_job *job = data;
   tls_session *s = job->s;
   s->busy = false;
+  if (s->orphaned) {
+    free_ssl(s);
+    free(s);
+    free_job(env, job);
+    return;
+  }
   if (status != napi_ok && !s->failed) fail_own(s, "TLS_ERROR", "the TLS step did not run");
   if (s->free_when_done) free_ssl(s);
   napi_value callback, recv, step;
@@ -771,10 +792,7 @@ static void drive_complete(napi_env env, napi_status status, void *data) {
     /* The callback never throws (native-tls-engine.ts catches); if it did, Node reports it. */
     napi_call_function(env, recv, callback, 1, &step, NULL);
   }
-  napi_delete_reference(env, job->callback);
-  napi_delete_reference(env, job->session);
-  napi_delete_async_work(env, job->work);
-  free(job);
+  free_job(env, job);
 }
 
 /* tlsDriveAsync(session, callback(step)) -> boolean: false (nothing queued) if not usable. */

@@ -5,6 +5,7 @@
 // set-up, garbage from the network, and no memory kept after close.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -413,6 +414,33 @@ describe('native TLS engine: handshake steps on the thread pool', () => {
       m.client.engine.close();
     }
     dropped.client.engine.close();
+  });
+
+  it('lets the process exit while steps are still running on the pool', () => {
+    // A gateway stopped in the middle of handshakes: the exit must be clean, not a crash in a
+    // worker that still holds an SSL the exit freed.
+    const engine = new URL('../../src/io/tls/native-tls-engine.js', import.meta.url).href;
+    const script = `
+      const { nativeServerTlsEngineFactory: s, nativeClientTlsEngineFactory: c } = await import(${JSON.stringify(engine)});
+      const { server, client } = JSON.parse(process.env.CONFIGS);
+      const sf = s(server, { offloadHandshake: true });
+      const cf = c(client);
+      for (let i = 0; i < 40; i++) {
+        let srv;
+        const cli = cf(0, (e) => { if (e.kind === 'ciphertext') srv.receiveCiphertext(e.bytes); });
+        srv = sf(0, (e) => { if (e.kind === 'ciphertext') cli.receiveCiphertext(e.bytes); });
+      }
+      setTimeout(() => process.exit(0), 1);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: {
+        ...process.env,
+        CONFIGS: JSON.stringify({ server: serverConfig(), client: clientConfig() }),
+      },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.status, 0, r.stderr);
   });
 
   it('answers random bytes with at most an alert and one error, never a crash', async () => {
