@@ -171,6 +171,13 @@ bool dp_get_u32(napi_env env, napi_value v, uint32_t max, uint32_t *out, const c
   return get_u32(env, v, max, out, what);
 }
 
+dp *dp_peer_call(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
+                 size_t want, uint32_t *id) {
+  dp *d = get_dp(env, info, argc, argv);
+  if (d == NULL || *argc < want || !get_u32(env, argv[0], UINT32_MAX, id, "peerId")) return NULL;
+  return d;
+}
+
 #define DP_ADDRESS_TEXT_MAX 64
 
 static bool get_remote(napi_env env, const dp *d, napi_value address, napi_value port,
@@ -302,9 +309,9 @@ static napi_value dp_add_peer(napi_env env, napi_callback_info info) {
 static napi_value dp_remove_peer(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   pthread_rwlock_wrlock(&d->lock);
   dp_peer *p = dp_unlink_peer(d, id);
   /* Its stream (or one attached but never made a peer's) is closed by the TCP thread. */
@@ -323,13 +330,9 @@ static napi_value dp_remove_peer(napi_env env, napi_callback_info info) {
 static napi_value dp_install_key(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
-  dp *d = get_dp(env, info, &argc, argv);
-  if (d == NULL) return NULL;
   uint32_t id, key_id;
-  if (argc < 7 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId") ||
-      !get_u32(env, argv[1], OVPN_KEY_ID_MASK, &key_id, "keyId")) {
-    return NULL;
-  }
+  dp *d = dp_peer_call(env, info, &argc, argv, 7, &id);
+  if (d == NULL || !get_u32(env, argv[1], OVPN_KEY_ID_MASK, &key_id, "keyId")) return NULL;
   char name[DP_CIPHER_NAME_MAX];
   size_t name_len = 0;
   if (napi_get_value_string_utf8(env, argv[2], name, sizeof name, &name_len) != napi_ok) {
@@ -388,11 +391,8 @@ static napi_value dp_install_key(napi_env env, napi_callback_info info) {
 static dp *peer_key_args(napi_env env, napi_callback_info info, uint32_t *id, uint32_t *key_id) {
   size_t argc = 2;
   napi_value argv[2];
-  dp *d = get_dp(env, info, &argc, argv);
-  if (d == NULL || argc < 2 || !get_u32(env, argv[0], UINT32_MAX, id, "peerId") ||
-      !get_u32(env, argv[1], OVPN_KEY_ID_MASK, key_id, "keyId")) {
-    return NULL;
-  }
+  dp *d = dp_peer_call(env, info, &argc, argv, 2, id);
+  if (d == NULL || !get_u32(env, argv[1], OVPN_KEY_ID_MASK, key_id, "keyId")) return NULL;
   return d;
 }
 
@@ -417,12 +417,11 @@ static napi_value dp_retire_key(napi_env env, napi_callback_info info) {
 static napi_value dp_set_remote(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
+  dp *d = dp_peer_call(env, info, &argc, argv, 3, &id);
   dp_sockaddr remote, local;
   socklen_t len;
-  if (d == NULL || argc < 3 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId") ||
-      !get_remote(env, d, argv[1], argv[2], &remote, &len) ||
+  if (d == NULL || !get_remote(env, d, argv[1], argv[2], &remote, &len) ||
       !get_local(env, d, argc, 3, argv, &local)) {
     return NULL;
   }
@@ -460,9 +459,9 @@ static napi_value address_object(napi_env env, const dp_sockaddr *s) {
 static napi_value dp_remote(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   /* Peers change only on this thread: no lock to find it; the spinlock against a float. */
   dp_peer *p = dp_find_peer(d, id);
   if (p == NULL) return NULL;
@@ -476,9 +475,9 @@ static napi_value dp_remote(napi_env env, napi_callback_info info) {
 static napi_value dp_has_peer(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   return make_bool(env, dp_find_peer(d, id) != NULL);
 }
 
@@ -500,9 +499,9 @@ static napi_value dp_use_key(napi_env env, napi_callback_info info) {
 static napi_value dp_send_ping(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   uint8_t packet[OVPN_V2_OVERHEAD + OVPN_PING_SIZE];
   size_t total = 0;
   dp_sockaddr to, local;
@@ -552,9 +551,9 @@ static napi_status set_number(napi_env env, napi_value object, const char *name,
 static napi_value dp_counters(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   dp_peer *p = dp_find_peer(d, id);
   if (p == NULL) return NULL;
   napi_value result;
@@ -574,9 +573,9 @@ static napi_value dp_counters(napi_env env, napi_callback_info info) {
 static napi_value dp_set_policy(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 2 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 2, &id);
+  if (d == NULL) return NULL;
   napi_valuetype type;
   NAPI_CALL(env, napi_typeof(env, argv[1], &type));
   dp_policy *pol = NULL;
@@ -605,9 +604,9 @@ static napi_value dp_set_policy(napi_env env, napi_callback_info info) {
 static napi_value dp_policy_drops(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   dp_peer *p = dp_find_peer(d, id);
   if (p == NULL) return NULL;
   napi_value result;
@@ -619,9 +618,9 @@ static napi_value dp_policy_drops(napi_env env, napi_callback_info info) {
 static napi_value dp_take_policy_samples(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  dp *d = get_dp(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 1 || !get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   uint8_t out[DP_POLICY_SAMPLES * DP_POLICY_SAMPLE_SIZE];
   uint32_t count = 0;
   pthread_rwlock_wrlock(&d->lock);

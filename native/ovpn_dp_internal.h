@@ -417,5 +417,9 @@ napi_value dp_clear_keys_js(napi_env env, napi_callback_info info);
 /* ovpn_dp.c: `this` of a method, NULL (and a JS exception) if closed; a u32 argument. */
 dp *dp_from_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);
 bool dp_get_u32(napi_env env, napi_value v, uint32_t max, uint32_t *out, const char *what);
+/* `this` data plane, argv[0] a peer id and at least `want` arguments (*argc: room in argv, then
+ * how many came); NULL when not (a bad value has thrown). */
+dp *dp_peer_call(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
+                 size_t want, uint32_t *id);
 
 #endif

@@ -578,11 +578,11 @@ napi_value dp_tcp_attach_js(napi_env env, napi_callback_info info) {
 napi_value dp_tcp_start_js(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  dp *d = dp_from_this(env, info, &argc, argv);
   uint32_t id;
   uint8_t *bytes = NULL;
   size_t len = 0;
-  if (d == NULL || argc < 1 || !dp_get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   if (argc >= 2) {
     napi_valuetype type;
     napi_typeof(env, argv[1], &type);
@@ -620,11 +620,11 @@ napi_value dp_tcp_start_js(napi_env env, napi_callback_info info) {
 napi_value dp_tcp_send_js(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  dp *d = dp_from_this(env, info, &argc, argv);
   uint32_t id;
   uint8_t *bytes;
   size_t len;
-  if (d == NULL || argc < 2 || !dp_get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 2, &id);
+  if (d == NULL) return NULL;
   if (!pst_get_bytes(env, argv[1], &bytes, &len)) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "packet must be a Uint8Array");
     return NULL;
@@ -642,9 +642,9 @@ napi_value dp_tcp_send_js(napi_env env, napi_callback_info info) {
 napi_value dp_clear_keys_js(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  dp *d = dp_from_this(env, info, &argc, argv);
   uint32_t id;
-  if (d == NULL || argc < 1 || !dp_get_u32(env, argv[0], UINT32_MAX, &id, "peerId")) return NULL;
+  dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
+  if (d == NULL) return NULL;
   dp_key *old[OVPN_KEY_IDS] = {0};
   pthread_rwlock_wrlock(&d->lock);
   dp_peer *p = dp_find_peer(d, id);
