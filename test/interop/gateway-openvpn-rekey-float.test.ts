@@ -46,34 +46,52 @@ describe('rekey, float and proxies', { skip: root ? false : 'needs root' }, () =
     return s;
   }
 
-  describe('a UDP client', () => {
+  /** A stock openvpn client of a new user over one transport, connected for the block. */
+  function connectedClient(user: string, proto: 'udp' | 'tcp'): void {
     let client: OpenvpnClient;
     before(async () => {
-      const profile = await gw.addUser('carol');
-      keepRemotes(profile, 'udp');
+      const profile = await gw.addUser(user);
+      keepRemotes(profile, proto);
       client = startOpenvpnClient(lab, 'laptop', profile);
       await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
     });
     after(async () => {
       await client?.stop();
     });
+  }
+
+  /**
+   * Three `postern rekey` during a download (and the reneg-sec timer): the download arrives
+   * intact, then `pings` pings all come back. Returns the session before and after.
+   */
+  async function rekeyDuringTransfer(
+    user: string,
+    o: { port: number; bytes: number; pings: number },
+  ): Promise<{ before: Session; after: Session }> {
+    const server = await lab.httpServer('office', { port: o.port, bytes: o.bytes });
+    const download = lab.download('laptop', server.url(), { timeoutMs: 120_000 });
+    const before = await sessionOf(user);
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await gw.cli(['rekey', before.id]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const got = await download;
+    await server.stop();
+    assert.equal(got.sha256, server.sha256);
+    const pinged = await lab.ping('laptop', lab.addr.office.v4, { count: o.pings, timeoutSec: 2 });
+    assert.equal(pinged.received, o.pings, 'no packet lost across renegotiations');
+    const after = await sessionOf(user);
+    assert.equal(after.id, before.id, 'same session');
+    assert.ok(after.rekeys >= 3, `rekeys ${after.rekeys}`);
+    return { before, after };
+  }
+
+  describe('a UDP client', () => {
+    connectedClient('carol', 'udp');
 
     it('postern rekey and the reneg-sec timer during a transfer: the transfer completes intact', async () => {
-      const server = await lab.httpServer('office', { port: 8090, bytes: 48 << 20 });
-      const download = lab.download('laptop', server.url(), { timeoutMs: 120_000 });
-      const s0 = await sessionOf('carol');
-      for (let i = 0; i < 3; i++) {
-        await new Promise((r) => setTimeout(r, 300));
-        const r = await gw.cli(['rekey', s0.id]);
-        assert.equal(r.code, 0, r.stderr);
-      }
-      const got = await download;
-      await server.stop();
-      assert.equal(got.sha256, server.sha256);
-      const pinged = await lab.ping('laptop', lab.addr.office.v4, { count: 25, timeoutSec: 2 });
-      assert.equal(pinged.received, 25, 'no packet lost across timed renegotiations');
-      const s1 = await sessionOf('carol');
-      assert.ok(s1.rekeys >= 3, `rekeys ${s1.rekeys}`);
+      await rekeyDuringTransfer('carol', { port: 8090, bytes: 48 << 20, pings: 25 });
     });
 
     it('float: the client moves to a new address and traffic continues in the same session', async () => {
@@ -98,36 +116,16 @@ describe('rekey, float and proxies', { skip: root ? false : 'needs root' }, () =
   });
 
   describe('a TCP client (native data path)', () => {
-    let client: OpenvpnClient;
-    before(async () => {
-      const profile = await gw.addUser('tess');
-      keepRemotes(profile, 'tcp');
-      client = startOpenvpnClient(lab, 'laptop', profile);
-      await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
-    });
-    after(async () => {
-      await client?.stop();
-    });
+    connectedClient('tess', 'tcp');
 
     it('postern rekey and the reneg-sec timer during a transfer: the transfer completes intact', async () => {
-      const s0 = await sessionOf('tess');
-      assert.equal(s0.dataPath, 'native', 'the stream was handed to the native path');
-      const server = await lab.httpServer('office', { port: 8091, bytes: 32 << 20 });
-      const download = lab.download('laptop', server.url(), { timeoutMs: 120_000 });
-      for (let i = 0; i < 3; i++) {
-        await new Promise((r) => setTimeout(r, 300));
-        const r = await gw.cli(['rekey', s0.id]);
-        assert.equal(r.code, 0, r.stderr);
-      }
-      const got = await download;
-      await server.stop();
-      assert.equal(got.sha256, server.sha256);
-      const pinged = await lab.ping('laptop', lab.addr.office.v4, { count: 10, timeoutSec: 2 });
-      assert.equal(pinged.received, 10, 'no packet lost across renegotiations');
-      const s1 = await sessionOf('tess');
-      assert.equal(s1.id, s0.id, 'same session');
-      assert.ok(s1.rekeys >= 3, `rekeys ${s1.rekeys}`);
-      assert.equal(s1.dataPath, 'native');
+      const { before, after } = await rekeyDuringTransfer('tess', {
+        port: 8091,
+        bytes: 32 << 20,
+        pings: 10,
+      });
+      assert.equal(before.dataPath, 'native', 'the stream was handed to the native path');
+      assert.equal(after.dataPath, 'native');
     });
   });
 

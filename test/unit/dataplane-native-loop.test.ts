@@ -9,20 +9,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { UdpEndpoint, type UdpRemote } from '../../src/io/net/udp-endpoint.js';
-import { LinuxTun } from '../../src/io/tun/linux-tun.js';
+import type { LinuxTun } from '../../src/io/tun/linux-tun.js';
 import { MemoryTun } from '../../src/io/tun/memory-tun.js';
-import { loadNative } from '../../src/io/tun/native.js';
 import { dataChannelKeys } from '../../src/dataplane/reference/openvpn-data.js';
 import {
   ReferenceOpenvpnDataPlane,
   type NetworkVerdict,
 } from '../../src/dataplane/reference/openvpn-peers.js';
-import {
-  NativeOpenvpnDataPlane,
-  supportsNative,
-  type ControlDatagram,
-} from '../../src/dataplane/native/openvpn-native.js';
-import { loadOvpnNative } from '../../src/dataplane/native/native-binding.js';
+import type { NativeOpenvpnDataPlane } from '../../src/dataplane/native/openvpn-native.js';
+import { supportsNative, type ControlDatagram } from '../../src/dataplane/native/openvpn-native.js';
+import { nativeGatewayOnPair } from '../fixtures/pair-gateway.js';
 import {
   concat,
   readVnet,
@@ -116,17 +112,10 @@ for (const offload of [false, true]) {
         kernel.write(offload ? packets.map((p) => concat([vnetHeader(), p])) : packets);
 
       before(async () => {
-        const [gwEnd, kernelEnd] = loadOvpnNative().ovpnPacketPairForTest();
-        gw = new NativeOpenvpnDataPlane({
-          bind: { address: LOCALHOST, port: 0 },
-          tunFd: gwEnd,
-          ownsTun: true,
-          offload,
-        });
+        ({ gw, kernel } = nativeGatewayOnPair({ offload }));
         gw.onControl((batch) => control.push(...batch));
         gw.onUnrouted((packets) => unrouted.push(...packets.map((p) => Uint8Array.from(p))));
         gw.onFloat((peerId, remote) => floats.push({ peerId, remote }));
-        kernel = new LinuxTun(loadNative(), kernelEnd, 'pair', 1420);
         // With offloads every frame on the device starts with a virtio_net_hdr.
         kernel.onPackets((ps) => {
           for (const p of ps) {

@@ -13,20 +13,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { LinuxTun } from '../../src/io/tun/linux-tun.js';
+import type { LinuxTun } from '../../src/io/tun/linux-tun.js';
 import { MemoryTun } from '../../src/io/tun/memory-tun.js';
-import { loadNative } from '../../src/io/tun/native.js';
 import { TcpPacketStream } from '../../src/io/net/tcp-packets.js';
 import { dataChannelKeys } from '../../src/dataplane/reference/openvpn-data.js';
 import {
   ReferenceOpenvpnDataPlane,
   type NetworkVerdict,
 } from '../../src/dataplane/reference/openvpn-peers.js';
-import {
-  NativeOpenvpnDataPlane,
-  supportsNative,
-} from '../../src/dataplane/native/openvpn-native.js';
-import { loadOvpnNative } from '../../src/dataplane/native/native-binding.js';
+import type { NativeOpenvpnDataPlane } from '../../src/dataplane/native/openvpn-native.js';
+import { supportsNative } from '../../src/dataplane/native/openvpn-native.js';
+import { nativeGatewayOnPair } from '../fixtures/pair-gateway.js';
 import { frame, TcpDeframer } from '../../src/wire/openvpn/tcp-framing.js';
 import type { CompiledPolicy } from '../../src/control/policy/matcher.js';
 import {
@@ -109,19 +106,12 @@ for (const offload of [false, true]) {
       kernel.write(offload ? packets.map((p) => concat([vnetHeader(), p])) : packets);
 
     before(async () => {
-      const [gwEnd, kernelEnd] = loadOvpnNative().ovpnPacketPairForTest();
-      gw = new NativeOpenvpnDataPlane({
-        bind: { address: LOCALHOST, port: 0 },
-        tunFd: gwEnd,
-        ownsTun: true,
-        offload,
-      });
+      ({ gw, kernel } = nativeGatewayOnPair({ offload }));
       gw.onTcpControl((peerId, packet) => streams.get(peerId)?.stream.inject(packet));
       gw.onTcpClosed((peerId, errno) => {
         closedEvents.push({ peerId, errno });
         streams.get(peerId)?.stream.ended(`errno ${errno}`);
       });
-      kernel = new LinuxTun(loadNative(), kernelEnd, 'pair', 1420);
       kernel.onPackets((ps) => {
         for (const p of ps) {
           if (offload) assert.equal(readVnet(p).gsoType & 0x7f, 0);

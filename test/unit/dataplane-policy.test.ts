@@ -16,16 +16,13 @@ import {
   type CompiledPolicy,
 } from '../../src/control/policy/index.js';
 import { UdpEndpoint, type UdpRemote } from '../../src/io/net/udp-endpoint.js';
-import { LinuxTun } from '../../src/io/tun/linux-tun.js';
+import type { LinuxTun } from '../../src/io/tun/linux-tun.js';
 import { MemoryTun } from '../../src/io/tun/memory-tun.js';
-import { loadNative } from '../../src/io/tun/native.js';
 import { dataChannelKeys } from '../../src/dataplane/reference/openvpn-data.js';
 import { ReferenceOpenvpnDataPlane } from '../../src/dataplane/reference/openvpn-peers.js';
-import {
-  NativeOpenvpnDataPlane,
-  supportsNative,
-} from '../../src/dataplane/native/openvpn-native.js';
-import { loadOvpnNative } from '../../src/dataplane/native/native-binding.js';
+import type { NativeOpenvpnDataPlane } from '../../src/dataplane/native/openvpn-native.js';
+import { supportsNative } from '../../src/dataplane/native/openvpn-native.js';
+import { nativeGatewayOnPair } from '../fixtures/pair-gateway.js';
 import { parseIpAddress } from '../../src/wire/ip/address.js';
 
 const support = supportsNative();
@@ -107,13 +104,7 @@ describe(
     }
 
     before(async () => {
-      const [gwEnd, kernelEnd] = loadOvpnNative().ovpnPacketPairForTest();
-      gw = new NativeOpenvpnDataPlane({
-        bind: { address: LOCALHOST, port: 0 },
-        tunFd: gwEnd,
-        ownsTun: true,
-      });
-      kernel = new LinuxTun(loadNative(), kernelEnd, 'pair', 1420);
+      ({ gw, kernel } = nativeGatewayOnPair());
       kernel.onPackets((ps) => fromTun.push(...ps.map((p) => Uint8Array.from(p))));
       const gateway: UdpRemote = { address: LOCALHOST, port: gw.port };
       endpoint = await UdpEndpoint.bind(LOCALHOST, 0);
