@@ -115,7 +115,8 @@ export interface TlsCryptPrimitives {
   open(key: TlsCryptKey, packet: Uint8Array): Uint8Array | undefined;
 }
 
-const REFERENCE_PRIMITIVES: TlsCryptPrimitives = {
+/** The node:crypto implementation: the default, and what any other is tested against. */
+export const referenceTlsCryptPrimitives: TlsCryptPrimitives = {
   seal(key, header, plaintext) {
     const tag = hmacSha256(key.authenticationKey, header, plaintext);
     const ct = aes256Ctr(key.encryptionKey, tag.subarray(0, TLS_CRYPT_IV_SIZE), plaintext);
@@ -143,15 +144,12 @@ const REFERENCE_PRIMITIVES: TlsCryptPrimitives = {
   },
 };
 
-let primitives: TlsCryptPrimitives = REFERENCE_PRIMITIVES;
+let primitives: TlsCryptPrimitives = referenceTlsCryptPrimitives;
 
 /** Installs another implementation of the primitives (undefined: back to the reference). */
 export function useTlsCryptPrimitives(p: TlsCryptPrimitives | undefined): void {
-  primitives = p ?? REFERENCE_PRIMITIVES;
+  primitives = p ?? referenceTlsCryptPrimitives;
 }
-
-/** The node:crypto implementation, whatever is installed: what others are tested against. */
-export const referenceTlsCryptPrimitives: TlsCryptPrimitives = REFERENCE_PRIMITIVES;
 
 /** Builds the wire packet. Throws only on our own misuse (bad sizes or ids). */
 export function tlsCryptWrap(

@@ -13,6 +13,7 @@ import {
   OPCODE_SHIFT,
   PING_MAGIC,
 } from '../../wire/openvpn/constants.js';
+import { bytesEqual } from '../../wire/bytes-equal.js';
 import { addressKey, packetAddressKey } from '../inner-address.js';
 import { decide, type CompiledPolicy } from '../../control/policy/matcher.js';
 import { readFlow } from '../../control/policy/flow.js';
@@ -224,8 +225,8 @@ export class ReferenceOpenvpnDataPlane {
     const r = slot.dec.decrypt(packet);
     if (r.kind === 'drop') return this.#drop('decrypt');
     p.counters.lastRxMs = this.#clock();
-    if (isPing(r.data)) return 'ping';
-    if (sameBytes(r.data, OCC_EXIT_MESSAGE)) {
+    if (bytesEqual(r.data, PING_MAGIC)) return 'ping';
+    if (bytesEqual(r.data, OCC_EXIT_MESSAGE)) {
       p.counters.exitNotices += 1;
       return 'exit';
     }
@@ -300,14 +301,4 @@ export class ReferenceOpenvpnDataPlane {
     this.drops.set(what, (this.drops.get(what) ?? 0) + 1);
     return (verdict ?? 'dropped') as V;
   }
-}
-
-function isPing(data: Uint8Array): boolean {
-  return sameBytes(data, PING_MAGIC);
-}
-
-function sameBytes(data: Uint8Array, expected: Readonly<Uint8Array>): boolean {
-  if (data.length !== expected.length) return false;
-  for (let i = 0; i < data.length; i++) if (data[i] !== expected[i]) return false;
-  return true;
 }

@@ -9,15 +9,11 @@ import {
 } from '../../crypto/tls-crypt.js';
 import { PosternError } from '../../errors.js';
 import { loadNative } from '../tun/native.js';
+import { bytesOf } from './native-tls-engine.js';
 
 interface NativeTlsCryptAddon {
   tlsCryptSeal(ke: Uint8Array, ka: Uint8Array, header: Uint8Array, plaintext: Uint8Array): Buffer;
   tlsCryptOpen(ke: Uint8Array, ka: Uint8Array, packet: Uint8Array): Buffer | null;
-}
-
-/** A plain Uint8Array view, as the reference hands out (Buffer's slice() is not a copy). */
-function bytesOf(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** The native primitives; throws NATIVE_ADDON_OUTDATED when the addon has none. */

@@ -125,8 +125,11 @@ function tlsAddon(): NativeTlsAddon {
   return addon as NativeTlsAddon;
 }
 
-/** A view on the Buffer's bytes as a plain Uint8Array, as the Node engine hands them out. */
-function bytesOf(buffer: Buffer): Uint8Array {
+/**
+ * A view on the Buffer's bytes as a plain Uint8Array, as the Node engine and the reference
+ * tls-crypt hand them out (Buffer's slice() is a view, Uint8Array's a copy).
+ */
+export function bytesOf(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 

@@ -2,6 +2,7 @@
 // its ack arrays (session_id.h). All-zero means "not yet known" (session_id_defined), which is
 // why a fresh id is redrawn in the unlikely case the random source yields zeros.
 
+import { bytesEqual } from '../../wire/bytes-equal.js';
 import { SESSION_ID_BYTES } from './constants.js';
 import { PosternError } from '../../errors.js';
 
@@ -28,9 +29,7 @@ export function isDefinedSessionId(id: Uint8Array): boolean {
 }
 
 /** Byte equality of two session ids (ids are not secrets; no constant time needed). */
-export function sessionIdEquals(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
+export const sessionIdEquals: (a: Uint8Array, b: Uint8Array) => boolean = bytesEqual;
 
 /** Lower-case hex, as OpenVPN prints session ids in its logs. */
 export function sessionIdHex(id: Uint8Array): string {

@@ -3,6 +3,7 @@
 // trailing dotted quad, no zone index. Formatting IPv6 follows RFC 5952 (lower case, the
 // longest run of two or more zero groups shortened to "::", the first one on a tie).
 
+import { bytesEqual } from '../bytes-equal.js';
 import { IPV4_ADDRESS_LENGTH, IPV6_ADDRESS_LENGTH } from './constants.js';
 
 const IPV6_GROUPS = 8;
@@ -104,8 +105,4 @@ export function formatIpAddress(bytes: Uint8Array): string {
   return `[${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}]`;
 }
 
-export function ipAddressEquals(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
+export const ipAddressEquals: (a: Uint8Array, b: Uint8Array) => boolean = bytesEqual;
