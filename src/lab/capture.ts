@@ -11,6 +11,9 @@ export interface CaptureResult {
   /** `tcpdump -r <pcap> -nn -X`: one header line per packet, then its bytes in hex and ASCII. */
   text: string;
   packets: number;
+  /** Packets the kernel dropped because tcpdump fell behind (its own exit summary): when not 0,
+   * the capture is a sample of the wire, not all of it. */
+  droppedByKernel: number;
 }
 
 const LISTENING_TIMEOUT_MS = 5_000;
@@ -25,18 +28,37 @@ export function tcpdumpArgs(iface: string, pcapPath: string, filter?: string): s
   // -U and --immediate-mode: each packet reaches the file as it arrives, not in batches.
   // -Z root: tcpdump otherwise drops to its own user before opening the output file, and that
   // user may not write to the lab's private temp folder.
-  const args = ['-i', iface, '-nn', '-U', '--immediate-mode', '-Z', 'root', '-w', pcapPath];
+  // -B: an 8 MiB socket buffer (the default 2 MiB overflows on a busy 2-core machine during a
+  // fast download, and the kernel drops what does not fit).
+  const args = ['-i', iface, '-nn', '-U', '--immediate-mode', '-B', '8192', '-Z', 'root'];
+  args.push('-w', pcapPath);
   if (filter) args.push(filter);
   return args;
 }
 
+/** The "N packets dropped by kernel" of tcpdump's exit summary; throws when there is none
+ * (a capture whose completeness is unknown must not pass for a complete one). */
+export function kernelDrops(tcpdumpStderr: string): number {
+  const m = /^(\d+) packets? dropped by kernel$/m.exec(tcpdumpStderr);
+  if (!m) {
+    throw new PosternError(
+      'LAB_CAPTURE_FAILED',
+      `tcpdump printed no drop count at exit: ${tcpdumpStderr.trim()}`,
+    );
+  }
+  return Number(m[1]);
+}
+
 export class Capture {
   private stopping: Promise<CaptureResult> | undefined;
+  private stderr = '';
 
   private constructor(
     private readonly child: ChildProcess,
     readonly pcapPath: string,
-  ) {}
+  ) {
+    child.stderr?.on('data', (b: Buffer) => (this.stderr += b.toString()));
+  }
 
   static async start(
     spawnIn: SpawnInHost,
@@ -76,6 +98,7 @@ export class Capture {
       pcapPath: this.pcapPath,
       text: r.stdout,
       packets: r.stdout.match(PACKET_LINE_RE)?.length ?? 0,
+      droppedByKernel: kernelDrops(this.stderr),
     };
   }
 }

@@ -11,6 +11,7 @@ export type {
   ExecResult,
   FileServer,
   HttpServerOptions,
+  LinkCounters,
   PingOptions,
   PingResult,
 } from './lab.js';

@@ -57,6 +57,13 @@ export interface CaptureOptions {
   filter?: string;
 }
 
+export interface LinkCounters {
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+}
+
 export interface PingOptions {
   /** Echo requests to send (default 3). */
   count?: number;
@@ -232,6 +239,20 @@ export class Lab {
     const spawnIn = (cmd: string, args: string[]) =>
       this.spawn(host, cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     return Capture.start(spawnIn, iface, pcap, opts.filter);
+  }
+
+  /** The kernel's byte and packet counters of one interface of a host (exact, unlike a
+   * capture, which drops packets when tcpdump falls behind). */
+  async linkCounters(host: HostName, iface?: string): Promise<LinkCounters> {
+    const dev = iface ?? DEFAULT_CAPTURE_IFACE[host];
+    const r = await run('ip', ['-n', this.ns[host], '-s', '-j', 'link', 'show', 'dev', dev]);
+    if (r.code !== 0) throw setupError(`reading the counters of ${dev} in ${host}`, r);
+    const [link] = JSON.parse(r.stdout) as {
+      stats64: { rx: { bytes: number; packets: number }; tx: { bytes: number; packets: number } };
+    }[];
+    if (!link) throw setupError(`reading the counters of ${dev} in ${host}`, r);
+    const { rx, tx } = link.stats64;
+    return { rxBytes: rx.bytes, rxPackets: rx.packets, txBytes: tx.bytes, txPackets: tx.packets };
   }
 
   /** Pings from a host to an address, or to a host's primary address. */

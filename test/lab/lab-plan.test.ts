@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HOSTS, LAB_ADDRESSES, LAB_NETWORKS } from '../../src/lab/addresses.js';
 import type { HostName } from '../../src/lab/addresses.js';
+import { kernelDrops } from '../../src/lab/capture.js';
 import { makeLabId, namespaceName, parseNamespaceName } from '../../src/lab/names.js';
 import { planExposeOffice, planTopology } from '../../src/lab/topology.js';
 
@@ -77,5 +78,17 @@ describe('lab topology plan', () => {
     const v4only = planTopology(ns, false);
     assert.doesNotMatch(Object.values(v4only.config).flat().join('\n'), /:/);
     assert.ok(v4only.sysctls.laptop.includes('net.ipv6.conf.all.disable_ipv6=1'));
+  });
+});
+
+describe("tcpdump's exit summary", () => {
+  it('gives the packets the kernel dropped, and refuses a summary without the count', () => {
+    const summary = (n: number): string =>
+      'tcpdump: listening on veth0, link-type EN10MB (Ethernet), snapshot length 262144 bytes\n' +
+      `1695 packets captured\n${1695 + n} packets received by filter\n${n} packets dropped by kernel\n`;
+    assert.equal(kernelDrops(summary(0)), 0);
+    assert.equal(kernelDrops(summary(105)), 105);
+    assert.equal(kernelDrops(summary(1).replace('1 packets', '1 packet')), 1);
+    assert.throws(() => kernelDrops('tcpdump: listening on veth0\n'), /no drop count/);
   });
 });

@@ -90,6 +90,7 @@ describe('lab: laptop, Internet, gateway, office', { skip }, () => {
     assert.equal(count(res.text, '198.51.100.2 > 203.0.113.2: ICMP echo request'), 3, res.text);
     assert.equal(count(res.text, '203.0.113.2 > 198.51.100.2: ICMP echo reply'), 3, res.text);
     assert.equal(res.packets, 6);
+    assert.equal(res.droppedByKernel, 0);
     const magic = readFileSync(res.pcapPath).readUInt32LE(0);
     assert.equal(magic, PCAP_MAGIC);
     t.diagnostic(res.text.split('\n')[0] ?? '');
@@ -101,5 +102,15 @@ describe('lab: laptop, Internet, gateway, office', { skip }, () => {
     const res = await cap.stop();
     assert.equal(count(res.text, '198.51.100.2 > 192.0.2.10: ICMP echo request'), 2, res.text);
     assert.equal(res.packets, 4);
+  });
+
+  it("an interface's kernel counters count what crossed it", async () => {
+    const before = await lab.linkCounters('inet');
+    await lab.ping('laptop', 'office', { count: 4 });
+    const after = await lab.linkCounters('inet');
+    // inet's link to the laptop receives the 4 requests and sends the 4 replies (84 bytes each).
+    assert.ok(after.rxPackets - before.rxPackets >= 4, JSON.stringify({ before, after }));
+    assert.ok(after.txPackets - before.txPackets >= 4, JSON.stringify({ before, after }));
+    assert.ok(after.txBytes - before.txBytes >= 4 * 98, JSON.stringify({ before, after }));
   });
 });
