@@ -3,7 +3,12 @@ import type { FigureSpec } from '../lib/types.js';
 import { CONNECT_TIME, FIRST_CONNECT_TIME } from './connect-time.js';
 import { CPU_SYSTEM, CPU_TUNNEL } from './cpu-per-gb.js';
 import { ADDED_LATENCY, RTT } from './latency.js';
-import { HANDSHAKE_CPU, HANDSHAKE_RATE, IDLE_SESSION_MEMORY } from './sessions.js';
+import {
+  HANDSHAKE_CPU,
+  HANDSHAKE_RATE,
+  IDLE_SESSION_MEMORY,
+  STORM_HANDSHAKE_RATE,
+} from './sessions.js';
 import { TCP_1_STREAM, TCP_4_STREAMS } from './tcp-throughput.js';
 import { UDP_CLEAN_RATE, UDP_LOSS, UDP_RATE } from './udp-1400.js';
 
@@ -20,6 +25,7 @@ export const FIGURES: readonly FigureSpec[] = [
   CPU_TUNNEL,
   CPU_SYSTEM,
   HANDSHAKE_RATE,
+  STORM_HANDSHAKE_RATE,
   HANDSHAKE_CPU,
   IDLE_SESSION_MEMORY,
 ];

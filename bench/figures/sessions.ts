@@ -1,22 +1,38 @@
 // Many clients at once, through the load generator (bench/load/) in laptop speaking the real
-// OpenVPN protocol: N sessions opened as fast as the generator goes (a fixed number of
-// handshakes in flight), then held idle. From the gateway process alone:
-// - handshakes per second: sessions that reached PUSH_REPLY, over the generator's wall time;
-// - CPU per handshake: the server's CPU seconds (/proc/<pid>/stat) while they were opened;
-// - memory per idle session: VmRSS after minus before, over the sessions held.
-// The generator runs on the same cores as the server: both figures are for a shared machine.
+// OpenVPN protocol, in two rounds, each against a freshly started server:
+// - a reconnect storm: N sessions opened with 128 handshakes in flight, then held idle; memory
+//   per idle session is VmRSS after minus before, over the sessions held;
+// - steady: min(N, 1,000) sessions with 16 handshakes in flight, the pace a server keeps when
+//   its socket is not flooded; CPU per handshake is the server's CPU seconds
+//   (/proc/<pid>/stat) over these sessions.
+// A rate is sessions that reached PUSH_REPLY over the generator's wall time. The generator runs
+// on the same cores as the server: every figure is for a shared machine.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../../src/lab/index.js';
 import type { LoadTarget } from '../load/openvpn-load.js';
 import { processCpuSeconds } from '../lib/cpu.js';
-import { spawnWatched, tail } from '../lib/process.js';
+import { spawnWatched, tail, type Watched } from '../lib/process.js';
 import type { Figures, FigureSpec } from '../lib/types.js';
+
+/** Handshakes the generator keeps in flight: a server's own pace... */
+const STEADY_CONCURRENCY = 16;
+/** ...and clients all coming back at once (after a gateway restart or a network outage). */
+const STORM_CONCURRENCY = 128;
+/** The steady round's sessions: enough for a rate, fewer than a 10,000-session storm. */
+export const STEADY_SESSIONS_MAX = 1_000;
 
 export const HANDSHAKE_RATE: FigureSpec = {
   key: 'handshakesPerSec',
-  label: 'handshakes',
+  label: `handshakes, ${STEADY_CONCURRENCY} in flight`,
+  unit: '/s',
+  better: 'higher',
+  digits: 1,
+};
+export const STORM_HANDSHAKE_RATE: FigureSpec = {
+  key: 'stormHandshakesPerSec',
+  label: `handshakes, ${STORM_CONCURRENCY} in flight`,
   unit: '/s',
   better: 'higher',
   digits: 1,
@@ -37,8 +53,6 @@ export const IDLE_SESSION_MEMORY: FigureSpec = {
 };
 
 const LOAD_CLIENT_JS = fileURLToPath(new URL('../load/load-client.js', import.meta.url));
-/** Handshakes the generator keeps in flight. */
-const CONCURRENCY = 64;
 /** Per session, on top of a fixed allowance: the generator's own pace on a loaded machine. */
 const OPEN_TIMEOUT_BASE_MS = 60_000;
 const OPEN_TIMEOUT_PER_SESSION_MS = 200;
@@ -62,41 +76,86 @@ export function residentBytes(pid: number): number {
   return Number(kib) * KIB;
 }
 
-/** Opens `count` sessions against the server in gw and measures it; all of them must succeed. */
-export async function measureSessions(
+interface Round {
+  opened: Opened;
+  /** The server's CPU seconds over the round. */
+  cpuSeconds: number;
+  /** The generator, still holding the round's sessions. */
+  client: Watched;
+}
+
+/** One generator run: `count` sessions with `concurrency` in flight; all of them must succeed. */
+async function openRound(
   lab: Lab,
-  target: LoadTarget,
+  targetPath: string,
   serverPid: number,
   count: number,
-): Promise<Figures> {
-  const targetPath = join(lab.tmpDir, 'load-target.json');
-  writeFileSync(targetPath, JSON.stringify(target), { mode: 0o600 });
-  const rssBefore = residentBytes(serverPid);
+  concurrency: number,
+): Promise<Round> {
   const cpuBefore = processCpuSeconds(serverPid);
   const client = spawnWatched(lab, 'laptop', 'load generator', process.execPath, [
-    ...[LOAD_CLIENT_JS, targetPath, String(count), String(CONCURRENCY)],
+    ...[LOAD_CLIENT_JS, targetPath, String(count), String(concurrency)],
   ]);
   try {
     const line = await client.waitFor(
       OPENED_RE,
       OPEN_TIMEOUT_BASE_MS + count * OPEN_TIMEOUT_PER_SESSION_MS,
     );
-    const cpu = processCpuSeconds(serverPid) - cpuBefore;
+    const cpuSeconds = processCpuSeconds(serverPid) - cpuBefore;
     const opened = JSON.parse(line.slice(line.indexOf('{'))) as Opened;
     if (opened.failed > 0) {
       throw new Error(
-        `${opened.failed} of ${count} sessions failed: ${opened.failures.join('; ')}\n` +
-          tail(client.log),
+        `${opened.failed} of ${count} sessions failed (${concurrency} in flight): ` +
+          `${opened.failures.join('; ')}\n${tail(client.log)}`,
       );
     }
+    return { opened, cpuSeconds, client };
+  } catch (e) {
+    await client.stop();
+    throw e;
+  }
+}
+
+/** The storm round against the server in gw: its rate, and the memory the sessions hold. */
+export async function measureStorm(
+  lab: Lab,
+  target: LoadTarget,
+  serverPid: number,
+  count: number,
+): Promise<Figures> {
+  const targetPath = writeTarget(lab, target);
+  const rssBefore = residentBytes(serverPid);
+  const round = await openRound(lab, targetPath, serverPid, count, STORM_CONCURRENCY);
+  try {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const grown = residentBytes(serverPid) - rssBefore;
     return {
-      handshakesPerSec: opened.configured / opened.seconds,
-      cpuMsPerHandshake: (cpu * 1000) / opened.configured,
-      kibPerIdleSession: grown / KIB / opened.configured,
+      stormHandshakesPerSec: round.opened.configured / round.opened.seconds,
+      kibPerIdleSession: grown / KIB / round.opened.configured,
     };
   } finally {
-    await client.stop();
+    await round.client.stop();
   }
+}
+
+/** The steady round against the server in gw: its rate, and its CPU per handshake. */
+export async function measureSteady(
+  lab: Lab,
+  target: LoadTarget,
+  serverPid: number,
+  count: number,
+): Promise<Figures> {
+  const targetPath = writeTarget(lab, target);
+  const round = await openRound(lab, targetPath, serverPid, count, STEADY_CONCURRENCY);
+  await round.client.stop();
+  return {
+    handshakesPerSec: round.opened.configured / round.opened.seconds,
+    cpuMsPerHandshake: (round.cpuSeconds * 1000) / round.opened.configured,
+  };
+}
+
+function writeTarget(lab: Lab, target: LoadTarget): string {
+  const targetPath = join(lab.tmpDir, 'load-target.json');
+  writeFileSync(targetPath, JSON.stringify(target), { mode: 0o600 });
+  return targetPath;
 }

@@ -54,6 +54,7 @@ export const FIGURE_KEYS = [
   'cpuTunnelSecPerGB',
   'cpuSystemSecPerGB',
   'handshakesPerSec',
+  'stormHandshakesPerSec',
   'cpuMsPerHandshake',
   'kibPerIdleSession',
 ] as const;

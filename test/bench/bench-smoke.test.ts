@@ -108,6 +108,7 @@ describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' 
       assert.ok((postern.median.addedLatencyMs ?? 0) > 0);
       // The load generator's sessions reached the gateway, and only a gateway is measured.
       assert.ok((postern.median.handshakesPerSec ?? 0) > 0, 'handshakesPerSec');
+      assert.ok((postern.median.stormHandshakesPerSec ?? 0) > 0, 'stormHandshakesPerSec');
       assert.ok((postern.median.cpuMsPerHandshake ?? 0) > 0, 'cpuMsPerHandshake');
       assert.ok(Number.isFinite(postern.median.kibPerIdleSession), 'kibPerIdleSession');
       assert.equal(veth.median.handshakesPerSec, undefined);
