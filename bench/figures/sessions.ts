@@ -14,7 +14,7 @@ import type { Lab } from '../../src/lab/index.js';
 import type { LoadTarget } from '../load/openvpn-load.js';
 import { processCpuSeconds } from '../lib/cpu.js';
 import { spawnWatched, tail, type Watched } from '../lib/process.js';
-import type { Figures, FigureSpec } from '../lib/types.js';
+import type { FigureKey, Figures, FigureSpec } from '../lib/types.js';
 
 /** Handshakes the generator keeps in flight: a server's own pace... */
 const STEADY_CONCURRENCY = 16;
@@ -23,20 +23,15 @@ const STORM_CONCURRENCY = 128;
 /** The steady round's sessions: enough for a rate, fewer than a 10,000-session storm. */
 export const STEADY_SESSIONS_MAX = 1_000;
 
-export const HANDSHAKE_RATE: FigureSpec = {
-  key: 'handshakesPerSec',
-  label: `handshakes, ${STEADY_CONCURRENCY} in flight`,
+const handshakeRate = (key: FigureKey, inFlight: number): FigureSpec => ({
+  key,
+  label: `handshakes, ${inFlight} in flight`,
   unit: '/s',
   better: 'higher',
   digits: 1,
-};
-export const STORM_HANDSHAKE_RATE: FigureSpec = {
-  key: 'stormHandshakesPerSec',
-  label: `handshakes, ${STORM_CONCURRENCY} in flight`,
-  unit: '/s',
-  better: 'higher',
-  digits: 1,
-};
+});
+export const HANDSHAKE_RATE = handshakeRate('handshakesPerSec', STEADY_CONCURRENCY);
+export const STORM_HANDSHAKE_RATE = handshakeRate('stormHandshakesPerSec', STORM_CONCURRENCY);
 export const HANDSHAKE_CPU: FigureSpec = {
   key: 'cpuMsPerHandshake',
   label: 'CPU/handshake',
