@@ -71,10 +71,18 @@ describe('rekey, float and proxies', { skip: root ? false : 'needs root' }, () =
     const server = await lab.httpServer('office', { port: o.port, bytes: o.bytes });
     const download = lab.download('laptop', server.url(), { timeoutMs: 120_000 });
     const before = await sessionOf(user);
+    let rekeys = before.rekeys;
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setTimeout(r, 300));
       const r = await gw.cli(['rekey', before.id]);
       assert.equal(r.code, 0, r.stderr);
+      // A rekey asked while one is under way is ignored: let this one finish before the next
+      // (on a loaded machine a renegotiation can take longer than the pause above).
+      const deadline = Date.now() + 15_000;
+      while ((await sessionOf(user)).rekeys <= rekeys && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      rekeys = (await sessionOf(user)).rekeys;
     }
     const got = await download;
     await server.stop();

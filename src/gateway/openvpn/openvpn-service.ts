@@ -33,6 +33,7 @@ import {
   type ServerControlWrap,
   type ServerSessionStart,
 } from '../../proto/openvpn/session/first-contact.js';
+import { senderSessionId, sessionIdEquals } from '../../proto/openvpn/session-id.js';
 import { ServerSession } from '../../proto/openvpn/session/server-session.js';
 import type { TlsEngineFactory } from '../../proto/openvpn/session/tls-engine.js';
 import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
@@ -56,6 +57,13 @@ const WARM_UP_HANDSHAKES = 12;
 const SNIFF_TIMEOUT_MS = 10_000;
 
 const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
+
+/** A control packet whose sender is not the peer this session talks to. */
+function startsAnotherSession(d: SessionDriver, packet: Uint8Array): boolean {
+  const sid = senderSessionId(packet);
+  const peer = d.core.peerSessionId;
+  return sid !== undefined && peer !== undefined && !sessionIdEquals(sid, peer);
+}
 
 /**
  * Where UDP control packets are answered from: a Node socket, or the native path's socket.
@@ -273,7 +281,10 @@ export class OpenvpnService {
       else this.#count('udp-unknown-peer');
       return;
     }
-    if (d) return d.receive(bytes);
+    // A control packet from a known address under another session id is a client that started
+    // over from the same address and port (restarted with --lport, or a NAT that keeps ports)
+    // before this session timed out: it goes through first contact like any new client.
+    if (d && !startsAnotherSession(d, bytes)) return d.receive(bytes);
     const verdict = handleFirstContact(
       this.#firstContactConfig(),
       bytes,
@@ -282,6 +293,9 @@ export class OpenvpnService {
     );
     if (verdict.kind === 'drop') return this.#count(`first-contact-${verdict.reason}`);
     if (verdict.kind === 'reply') return ep.send(verdict.packet, from);
+    // The newcomer passed first contact (an HMAC cookie echoed from that address, or a valid
+    // tls-crypt-v2 client key): the old session gives way to it, as OpenVPN does.
+    d?.close('replaced', 'the client started a new session from the same address');
     const transport = { send: (p: Uint8Array) => ep.send(p, from) };
     const driver = this.#open('openvpn-udp', verdict.start, transport, remoteText(from));
     if (ep.native) driver.nativeRemote = from;

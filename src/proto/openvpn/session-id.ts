@@ -35,3 +35,13 @@ export const sessionIdEquals: (a: Uint8Array, b: Uint8Array) => boolean = bytesE
 export function sessionIdHex(id: Uint8Array): string {
   return Array.from(id, (b) => b.toString(16).padStart(2, '0')).join('');
 }
+
+/**
+ * The sender's session id of a control packet as it comes off the wire: every control-channel
+ * wrap (none, tls-auth, tls-crypt, tls-crypt-v2) carries it in clear right after the opcode
+ * byte. Undefined when the packet is too short to hold one. Not authenticated: a routing hint.
+ */
+export function senderSessionId(packet: Uint8Array): Uint8Array | undefined {
+  if (packet.length < 1 + SESSION_ID_BYTES) return undefined;
+  return packet.subarray(1, 1 + SESSION_ID_BYTES);
+}
