@@ -63,6 +63,14 @@ export class SessionEvents {
     };
   }
 
+  /**
+   * Sessions that started before this bus existed (a reload replaced the listeners): their
+   * interim and stop events are delivered, with no start of their own.
+   */
+  adopt(sessionIds: Iterable<string>): void {
+    for (const id of sessionIds) this.#live.add(id);
+  }
+
   /** Sessions started and not yet stopped. */
   get live(): number {
     return this.#live.size;

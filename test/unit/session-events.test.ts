@@ -66,6 +66,21 @@ describe('session bus', () => {
     ]);
     assert.equal(noisy.live, 0);
   });
+
+  it('a bus that adopts sessions started before it delivers their interim and stop', () => {
+    const seen: string[] = [];
+    const bus = new SessionEvents();
+    bus.subscribe('recorder', (e) => void seen.push(`${e.kind} ${e.session.id}`));
+    const at = new Date();
+    const other = { ...session, id: 's2' };
+    bus.adopt([session.id]);
+    bus.emit({ kind: 'interim', session, counters: counters(100), at });
+    bus.emit({ kind: 'interim', session: other, counters: counters(100), at }); // not adopted
+    bus.emit({ kind: 'stop', session, counters: counters(200), at, reason: 'exit', detail: '' });
+    bus.emit({ kind: 'stop', session, counters: counters(200), at, reason: 'exit', detail: '' });
+    assert.deepEqual(seen, ['interim s1', 'stop s1']);
+    assert.equal(bus.live, 0);
+  });
 });
 
 describe('session listeners: store and export', () => {

@@ -58,6 +58,10 @@ const SNIFF_TIMEOUT_MS = 10_000;
 
 const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
 
+/** What the session listeners depend on, comparable across reloads. */
+const listenerSettings = (c: Config): string =>
+  JSON.stringify({ accounting: c.accounting, radius: c.radius });
+
 /** A control packet whose sender is not the peer this session talks to. */
 function startsAnotherSession(d: SessionDriver, packet: Uint8Array): boolean {
   const sid = senderSessionId(packet);
@@ -97,6 +101,9 @@ export class OpenvpnService {
   #interim: NodeJS.Timeout | undefined;
   /** Accounting store, RADIUS accounting, SIEM export: subscribers to session start/interim/stop. */
   #listeners: SessionListeners | undefined;
+  /** The accounting and RADIUS settings the listeners were started with (listenerSettings). */
+  #listenersFor = '';
+  #listenersRestart: Promise<void> = Promise.resolve();
   readonly drops = new Map<string, number>();
   readonly #policies: SessionPolicies;
 
@@ -178,15 +185,46 @@ export class OpenvpnService {
       }
     }
     this.#sweep = setInterval(() => this.#keepalive(), KEEPALIVE_SWEEP_MS);
+    this.#startListeners();
+    return bound;
+  }
+
+  /** Accounting (store, RADIUS, SIEM export) and its interim timer, as postern.yaml says now. */
+  #startListeners(): void {
+    const config = this.config;
+    this.#listenersFor = listenerSettings(config);
     this.#listeners = startSessionListeners(
-      { db: this.#gw.store.db, config: this.config, dir: this.#gw.dir },
+      { db: this.#gw.store.db, config, dir: this.#gw.dir },
       this.#log,
     );
+    const live = [...this.#byPeerId.values()].filter((d) => d.connectedAt && !d.isClosed);
+    this.#listeners.events.adopt(live.map((d) => d.id));
+    clearInterval(this.#interim);
     this.#interim = setInterval(
       () => this.#accountingInterim(false),
-      this.config.accounting['interim-seconds'] * 1000,
+      config.accounting['interim-seconds'] * 1000,
     );
-    return bound;
+  }
+
+  /** After a reload that changed accounting or RADIUS: the current listeners finish what they
+   * were writing or sending (events keep reaching them meanwhile), then new ones take over. One
+   * at a time: the export file must not have two writers. */
+  #restartListeners(): void {
+    this.#listenersRestart = this.#listenersRestart.then(async () => {
+      const old = this.#listeners;
+      if (old === undefined || listenerSettings(this.config) === this.#listenersFor) return;
+      await old
+        .close()
+        .catch((e: unknown) =>
+          this.#log.error(
+            { event: 'listener.error', error: (e as Error).message },
+            'the previous accounting listeners did not finish cleanly',
+          ),
+        );
+      if (this.#listeners !== old) return; // closed meanwhile
+      this.#startListeners();
+      this.#log.info({ event: 'reload', scope: 'accounting' }, 'accounting settings applied');
+    });
   }
 
   /** In-memory handshakes before the first client (warm-up.ts says why); never fatal. */
@@ -216,6 +254,7 @@ export class OpenvpnService {
   /** postern.yaml was reloaded: live sessions follow their groups' new allow rules now. */
   configChanged(): void {
     this.#policies.refresh();
+    this.#restartListeners();
   }
 
   /** Re-reads the server certificate, CA, CRL and control-channel key (after a revocation). */
@@ -242,10 +281,13 @@ export class OpenvpnService {
 
   async close(): Promise<void> {
     clearInterval(this.#sweep);
+    await this.#listenersRestart;
     clearInterval(this.#interim);
     for (const d of [...this.#byPeerId.values()]) d.close('shutdown');
     this.#accountingInterim(true);
-    await this.#listeners?.close();
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    await listeners?.close();
     await Promise.all(this.#udp.map((u) => u.close()));
     await Promise.all(
       this.#tcp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
