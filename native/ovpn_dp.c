@@ -494,15 +494,31 @@ static napi_value dp_use_key(napi_env env, napi_callback_info info) {
   return make_bool(env, ok);
 }
 
-/* sendPing(peerId): boolean. Seals OpenVPN's ping magic with the primary key and sends it. The
- * write lock keeps the TX thread off the send key meanwhile; pings are rare. */
+/* sendPing(peerId, exit?): boolean. Seals OpenVPN's ping magic (or, with exit true, OCC_EXIT:
+ * "I am leaving", as explicit-exit-notify says it to a peer without cc-exit) with the primary
+ * key and sends it. The write lock keeps the TX thread off the send key meanwhile; both are
+ * rare. */
 static napi_value dp_send_ping(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   uint32_t id;
   dp *d = dp_peer_call(env, info, &argc, argv, 1, &id);
   if (d == NULL) return NULL;
-  uint8_t packet[OVPN_V2_OVERHEAD + OVPN_PING_SIZE];
+  bool exit_notice = false;
+  if (argc >= 2 && napi_get_value_bool(env, argv[1], &exit_notice) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "exit must be a boolean");
+    return NULL;
+  }
+  uint8_t payload[OVPN_PING_SIZE + 1];
+  size_t payload_len = OVPN_PING_SIZE;
+  if (exit_notice) {
+    memcpy(payload, OVPN_OCC_MAGIC, OVPN_OCC_MAGIC_SIZE);
+    payload[OVPN_OCC_MAGIC_SIZE] = OVPN_OCC_EXIT;
+    payload_len = OVPN_OCC_MAGIC_SIZE + 1;
+  } else {
+    memcpy(payload, OVPN_PING_MAGIC, OVPN_PING_SIZE);
+  }
+  uint8_t packet[OVPN_V2_OVERHEAD + OVPN_PING_SIZE + 1];
   size_t total = 0;
   dp_sockaddr to, local;
   socklen_t to_len = 0;
@@ -514,9 +530,9 @@ static napi_value dp_send_ping(napi_env env, napi_callback_info info) {
   if (k != NULL && k->next_packet_id > OVPN_PACKET_ID_MAX) drop = OVPN_DROP_KEY_EXHAUSTED;
   if (k != NULL && drop < 0) {
     size_t overhead = p->send_peer_id >= 0 ? OVPN_V2_OVERHEAD : OVPN_V1_OVERHEAD;
-    memcpy(packet + overhead, OVPN_PING_MAGIC, OVPN_PING_SIZE);
+    memcpy(packet + overhead, payload, payload_len);
     total = ovpn_seal(&k->seal, (uint8_t)p->primary, p->send_peer_id,
-                      (uint32_t)k->next_packet_id, packet, OVPN_PING_SIZE);
+                      (uint32_t)k->next_packet_id, packet, payload_len);
     if (total > 0 && p->tcp != NULL) {
       k->next_packet_id++;
       owned_set(&p->last_tx_ms, dp_now_ms());

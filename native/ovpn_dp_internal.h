@@ -87,6 +87,7 @@
 /* explicit-exit-notify from a client without cc-exit: OCC magic (16 bytes), then OCC_EXIT. */
 #define OVPN_OCC_MAGIC_SIZE 16
 #define OVPN_OCC_EXIT 6
+_Static_assert(OVPN_OCC_MAGIC_SIZE == OVPN_PING_SIZE, "an OCC message fits where a ping does");
 
 extern const uint8_t OVPN_PING_MAGIC[OVPN_PING_SIZE];
 extern const uint8_t OVPN_OCC_MAGIC[OVPN_OCC_MAGIC_SIZE];

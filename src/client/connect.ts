@@ -372,6 +372,12 @@ export class Connector {
       }
     }, KEEPALIVE_TICK_MS);
     this.#stopCurrent = () => {
+      // A server without cc-exit (before 2.6) hears it on the data channel, as
+      // explicit-exit-notify says it; over TCP the closed connection says it.
+      if (connected && link.proto === 'udp' && !core.serverTakesExit) {
+        if (native) native.sendExitNotice();
+        else this.#dp?.sendExitNotice(0);
+      }
       run(core.disconnect(Date.now()));
       setTimeout(() => finish({ kind: 'stopped' }), GOODBYE_WAIT_MS);
     };

@@ -77,6 +77,8 @@ export interface NativeLink extends Link {
   /** Inner traffic with the server and when it last moved; undefined before attachServer. */
   counters(): PeerCounters | undefined;
   sendPing(): void;
+  /** OCC_EXIT to the server: leaving, said on the data channel (no cc-exit). */
+  sendExitNotice(): void;
 }
 
 function sameAddress(a: string, b: string): boolean {
@@ -132,6 +134,9 @@ export async function openNativeLink(remote: Remote, tun: NativeClientTun): Prom
     counters: () => (peerId === undefined ? undefined : dp.counters(peerId)),
     sendPing() {
       if (peerId !== undefined) dp.sendPing(peerId);
+    },
+    sendExitNotice() {
+      if (peerId !== undefined) dp.sendExitNotice(peerId);
     },
   };
 }

@@ -307,6 +307,14 @@ for (const offload of [false, true]) {
         assert.equal(fromTun.length, 0);
       });
 
+      it('says OCC_EXIT itself (postern connect leaving a server without cc-exit)', async () => {
+        const before = gw.counters(PEER)!;
+        assert.ok(gw.sendExitNotice(PEER));
+        await waitFor('the client to take it', () => client.verdicts.length >= 1);
+        assert.deepEqual(client.verdicts.splice(0), ['exit']);
+        assert.equal(gw.counters(PEER)!.packetsOut, before.packetsOut, 'not counted as traffic');
+      });
+
       it('floats a peer to its new source port once a packet from there authenticates', async () => {
         const oldPort = client.endpoint.port;
         // A replay from a new port must not move the peer.

@@ -97,7 +97,8 @@ export interface NativeOvpnDataplane {
   retireKey(peerId: number, keyId: number): boolean;
   setRemote(peerId: number, address: string, port: number, localAddress?: string): boolean;
   remote(peerId: number): { address: string; port: number } | undefined;
-  sendPing(peerId: number): boolean;
+  /** OpenVPN's ping; with exit true, OCC_EXIT instead (explicit-exit-notify without cc-exit). */
+  sendPing(peerId: number, exit?: boolean): boolean;
   counters(peerId: number): NativePeerCounters | undefined;
   dropCounters(): Record<NativeDropReason, number>;
   stats(): NativeDataplaneStats;

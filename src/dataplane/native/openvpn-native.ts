@@ -426,6 +426,11 @@ export class NativeOpenvpnDataPlane {
     return this.#native.sendPing(peerId);
   }
 
+  /** "We are leaving" as explicit-exit-notify says it to a peer without cc-exit (OCC_EXIT). */
+  sendExitNotice(peerId: number): boolean {
+    return this.#native.sendPing(peerId, true);
+  }
+
   /** Native drop counts by fine-grained reason. */
   dropCounters(): Record<NativeDropReason, number> {
     return this.#native.dropCounters();

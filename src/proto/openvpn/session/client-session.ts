@@ -200,6 +200,11 @@ export class ClientSession extends SessionCore<
     return this.close('exit', now, 'disconnected');
   }
 
+  /** The server agreed to cc-exit: `disconnect` says EXIT on the control channel. */
+  get serverTakesExit(): boolean {
+    return this.ccExit;
+  }
+
   /** The pushed configuration, once complete. */
   get pushed(): PushedConfig | undefined {
     return this.pushedConfig;
