@@ -64,6 +64,8 @@ export interface LabGateway {
     name: string,
     opts?: { groups?: string[]; password?: string; format?: 'ovpn' | 'postern' },
   ): Promise<string>;
+  /** SIGTERM, then the same directory served by a new process; resolves once it is ready. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -87,29 +89,47 @@ export async function startLabGateway(
     const file = join(dir, 'postern.yaml');
     writeFileSync(file, opts.configure(readFileSync(file, 'utf8')));
   }
-  const proc = lab.spawn(
-    'gw',
-    process.execPath,
-    ['--enable-source-maps', BIN, 'server', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const log = watchLines(proc, 'gateway');
-  const exited = new Promise<never>((_, reject) =>
-    proc.once('exit', (code) =>
-      reject(
-        new Error(`the gateway exited (${code}) before it was ready:\n${log.lines.join('\n')}`),
+  const launch = async (): Promise<{ proc: ChildProcess; log: LineWatcher }> => {
+    const proc = lab.spawn(
+      'gw',
+      process.execPath,
+      ['--enable-source-maps', BIN, 'server', '--dir', dir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const log = watchLines(proc, 'gateway');
+    const exited = new Promise<never>((_, reject) =>
+      proc.once('exit', (code) =>
+        reject(
+          new Error(`the gateway exited (${code}) before it was ready:\n${log.lines.join('\n')}`),
+        ),
       ),
-    ),
-  );
-  await Promise.race([log.waitFor(/"event":"ready"/, 30_000), exited]);
-  exited.catch(() => undefined);
+    );
+    await Promise.race([log.waitFor(/"event":"ready"/, 30_000), exited]);
+    exited.catch(() => undefined);
+    return { proc, log };
+  };
+  const stopProcess = async (proc: ChildProcess): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((resolve) => proc.once('exit', resolve));
+    }
+  };
+  let running = await launch();
   const cli = (args: string[], input?: string) =>
     postern([...args, '--dir', dir], input === undefined ? {} : { input });
   return {
     dir,
-    proc,
-    log,
+    get proc() {
+      return running.proc;
+    },
+    get log() {
+      return running.log;
+    },
     cli,
+    async restart() {
+      await stopProcess(running.proc);
+      running = await launch();
+    },
     async addUser(name, o = {}) {
       const add = await cli(
         [
@@ -129,10 +149,7 @@ export async function startLabGateway(
       return out;
     },
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        await new Promise((resolve) => proc.once('exit', resolve));
-      }
+      await stopProcess(running.proc);
       tmp.remove();
     },
   };
@@ -165,6 +182,15 @@ export function startOpenvpnClient(
       }
     },
   };
+}
+
+/** A list for the stock clients a test block starts; each is stopped after the block. */
+export function clientsStoppedAfter(): OpenvpnClient[] {
+  const clients: OpenvpnClient[] = [];
+  after(async () => {
+    for (const c of clients.splice(0)) await c.stop();
+  });
+  return clients;
 }
 
 export interface PosternClient {

@@ -2,10 +2,15 @@
 // and port (`lport` in its profile, or a NAT that keeps ports) before the gateway noticed: it
 // must connect at once, not wait out ping-restart while the old session swallows its packets.
 // The old session gives way (session.stop says replaced), and only the new one is listed.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { keepRemotes, labWithGateway, startOpenvpnClient } from '../helpers/lab-gateway.js';
+import {
+  keepRemotes,
+  clientsStoppedAfter,
+  labWithGateway,
+  startOpenvpnClient,
+} from '../helpers/lab-gateway.js';
 import type { OpenvpnClient } from '../helpers/lab-gateway.js';
 
 const root = process.getuid?.() === 0;
@@ -23,10 +28,7 @@ describe(
   { skip: root ? false : 'needs root' },
   () => {
     const env = labWithGateway();
-    const clients: OpenvpnClient[] = [];
-    after(async () => {
-      for (const c of clients) await c.stop();
-    });
+    const clients = clientsStoppedAfter();
 
     it('connects at once, and replaces its old session', async () => {
       const profile = await env.gw.addUser('phoenix');
@@ -36,11 +38,7 @@ describe(
       assert.match(text, /^lport /m);
       writeFileSync(profile, text);
       const start = (): OpenvpnClient => {
-        const c = startOpenvpnClient(env.lab, 'laptop', profile, [
-          '--lport',
-          CLIENT_PORT,
-          '--bind',
-        ]);
+        const c = startOpenvpnClient(env.lab, 'laptop', profile);
         clients.push(c);
         return c;
       };

@@ -1,16 +1,16 @@
 // `postern reload` applies accounting settings to a running gateway, as postern.yaml promises:
 // turning the SIEM export on and shortening the interim interval take effect for the sessions
 // already up, without a restart and without dropping them.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   keepRemotes,
+  clientsStoppedAfter,
   labWithGateway,
   startOpenvpnClient,
-  type OpenvpnClient,
 } from '../helpers/lab-gateway.js';
 
 const root = process.getuid?.() === 0;
@@ -25,10 +25,7 @@ interface ExportLine {
 
 describe('postern reload and accounting', { skip: root ? false : 'needs root' }, () => {
   const env = labWithGateway();
-  const clients: OpenvpnClient[] = [];
-  after(async () => {
-    for (const c of clients) await c.stop();
-  });
+  const clients = clientsStoppedAfter();
 
   it('turns the SIEM export on and shortens the interim interval for live sessions', async () => {
     const profile = await env.gw.addUser('ledger');

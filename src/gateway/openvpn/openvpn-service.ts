@@ -56,6 +56,9 @@ const WARM_UP_HANDSHAKES = 12;
 /** How long a new TCP connection may take to show its first bytes. */
 const SNIFF_TIMEOUT_MS = 10_000;
 
+/** At stop, how long connected clients get to acknowledge the RESTART that sends them back. */
+const GOODBYE_WAIT_MS = 2_000;
+const GOODBYE_POLL_MS = 25;
 const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
 
 /** What the session listeners depend on, comparable across reloads. */
@@ -104,6 +107,8 @@ export class OpenvpnService {
   /** The accounting and RADIUS settings the listeners were started with (listenerSettings). */
   #listenersFor = '';
   #listenersRestart: Promise<void> = Promise.resolve();
+  /** close() has begun: no new session is opened. */
+  #stopping = false;
   readonly drops = new Map<string, number>();
   readonly #policies: SessionPolicies;
 
@@ -281,6 +286,8 @@ export class OpenvpnService {
 
   async close(): Promise<void> {
     clearInterval(this.#sweep);
+    this.#stopping = true;
+    await this.#sayGoodbye();
     await this.#listenersRestart;
     clearInterval(this.#interim);
     for (const d of [...this.#byPeerId.values()]) d.close('shutdown');
@@ -292,6 +299,19 @@ export class OpenvpnService {
     await Promise.all(
       this.#tcp.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
     );
+  }
+
+  /** Tells every connected client to reconnect, and gives them a moment to acknowledge. */
+  async #sayGoodbye(): Promise<void> {
+    const live = [...this.#byPeerId.values()];
+    for (const d of live) {
+      if (d.connectedAt) d.goodbye();
+      else d.close('shutdown', 'the gateway is stopping');
+    }
+    const deadline = Date.now() + GOODBYE_WAIT_MS;
+    while (live.some((d) => !d.isClosed) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, GOODBYE_POLL_MS));
+    }
   }
 
   #count(what: string): void {
@@ -327,6 +347,7 @@ export class OpenvpnService {
     // over from the same address and port (restarted with --lport, or a NAT that keeps ports)
     // before this session timed out: it goes through first contact like any new client.
     if (d && !startsAnotherSession(d, bytes)) return d.receive(bytes);
+    if (this.#stopping) return this.#count('udp-stopping');
     const verdict = handleFirstContact(
       this.#firstContactConfig(),
       bytes,
@@ -369,6 +390,10 @@ export class OpenvpnService {
   // TCP: the same first contact over one connection; every packet after it belongs to it.
   #onTcp(socket: Socket): void {
     socket.on('error', () => undefined);
+    if (this.#stopping) {
+      socket.destroy();
+      return;
+    }
     sniff(socket, SNIFF_TIMEOUT_MS, (first) => {
       if (!first) return void socket.destroy();
       if (looksLikeOpenvpn(first)) return this.#onOpenvpnTcp(socket, first);

@@ -160,6 +160,11 @@ export class SessionDriver implements LiveSession {
     if (!this.isClosed) this.run(this.core.rekey(Date.now()));
   }
 
+  /** The gateway stops: the client is told to reconnect (ServerSession.goodbye). */
+  goodbye(): void {
+    if (!this.isClosed) this.run(this.core.goodbye(Date.now()));
+  }
+
   kick(reason: string): void {
     if (this.isClosed) return;
     this.#hooks.kicked(this);

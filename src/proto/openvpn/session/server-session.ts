@@ -307,6 +307,18 @@ export class ServerSession extends SessionCore<
     });
   }
 
+  /**
+   * The gateway is stopping: RESTART, so the client reconnects at once (to this gateway when it
+   * is back, or to its next remote) instead of after ping-restart, as OpenVPN's server does with
+   * explicit-exit-notify. Closed (reason shutdown) once acknowledged or after the linger.
+   */
+  goodbye(now: number): ServerOutput[] {
+    return this.run(now, () => {
+      const text = formatControlMessage({ kind: 'restart' });
+      this.sendFinalMessage(text, 'shutdown', 'the gateway is stopping', now);
+    });
+  }
+
   // Session hooks.
 
   protected peerResetOpcodes(keyId: number): readonly Opcode[] {

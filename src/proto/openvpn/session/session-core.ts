@@ -214,7 +214,11 @@ export abstract class SessionCore<Extra extends { kind: string }> {
   /** Ends the session at once, telling the peer nothing (ping-restart, shutdown). */
   close(reason: CloseReason, now: number, detail?: string): (CommonOutput | Extra)[] {
     if (this.phase === 'closed') return [];
-    this.closeNow(reason, detail);
+    // After our final message (a kick, a goodbye) the peer hanging up is its answer to it: the
+    // session ends for our reason, not its.
+    const linger = this.linger;
+    if (linger !== undefined) this.closeNow(linger.reason, linger.detail);
+    else this.closeNow(reason, detail);
     return this.flush(now);
   }
 
