@@ -406,6 +406,10 @@ class NativeTlsEngine implements TlsEngine {
     return true;
   }
 
+  get busy(): boolean {
+    return this.driving;
+  }
+
   private startDrive(session: NativeTlsSession): void {
     if (this.driving) return;
     this.driving = true;

@@ -302,12 +302,20 @@ export class ReliableLayer {
     return undefined;
   }
 
+  /** `poll` would give only a bare ACK now: acks owed, nothing new or due to send. */
+  onlyAcksDue(now: number): boolean {
+    if (this.unsentAcks.length === 0) return false;
+    if (this.pending.length > 0 && this.windowHasRoom()) return false;
+    return this.dueEntry(now) === undefined;
+  }
+
   /**
    * When `poll` next has something to do, in the caller's ms clock; undefined when idle. A value
    * at or before the current time means "poll now".
    */
-  nextDeadline(): number | undefined {
-    if (this.unsentAcks.length > 0 || (this.pending.length > 0 && this.windowHasRoom())) {
+  nextDeadline(o: { ignoreAcks?: boolean } = {}): number | undefined {
+    const acksWaiting = !o.ignoreAcks && this.unsentAcks.length > 0;
+    if (acksWaiting || (this.pending.length > 0 && this.windowHasRoom())) {
       return this.lastNow;
     }
     let earliest: number | undefined;

@@ -32,6 +32,10 @@ const RESET_PACKET_ID = 0;
 const MAX_KEY_METHOD_2_BYTES = 4096;
 /** Shared by every key state that has no partial key method 2 message (nearly all of them). */
 const NO_BYTES = new Uint8Array(0);
+/** Longest a bare ACK waits for a TLS step's output to ride on (holdsAcks). */
+const ACK_HOLD_MAX_MS = 50;
+/** How often a held ACK looks again whether the step is done (it usually wakes us first). */
+const ACK_RECHECK_MS = 5;
 
 export type KeyPhase =
   'initial' | 'tls' | 'key-exchange' | 'key-exchanged' | 'active' | 'lame-duck' | 'closed';
@@ -73,6 +77,8 @@ export class KeyState {
   readonly keyId: number;
   readonly role: KeyMethod2Sender;
   readonly tls: TlsEngine;
+  private ackHeldSince: number | undefined;
+  private ackCheckedAt = 0;
   readonly reliable: ReliableLayer;
   private phaseNow: KeyPhase = 'initial';
   private readonly peerResetOpcodes: readonly Opcode[];
@@ -228,12 +234,34 @@ export class KeyState {
   /** The next packet the reliable layer wants out, or undefined. */
   poll(now: number): ReliableOutput | undefined {
     if (this.phaseNow === 'closed') return undefined;
+    if (this.holdsAcks(now)) return undefined;
     return this.reliable.poll(now);
   }
 
   nextDeadline(): number | undefined {
     if (this.phaseNow === 'closed') return undefined;
-    return this.reliable.nextDeadline();
+    const held = this.ackHeldSince;
+    if (held === undefined) return this.reliable.nextDeadline();
+    const recheck = Math.min(held + ACK_HOLD_MAX_MS, this.ackCheckedAt + ACK_RECHECK_MS);
+    const other = this.reliable.nextDeadline({ ignoreAcks: true });
+    return other === undefined ? recheck : Math.min(other, recheck);
+  }
+
+  /**
+   * While a TLS step runs on the pool, a bare ACK waits for the step's output to carry it (as
+   * OpenVPN's synchronous TLS answers with one packet): two packets fewer per handshake each
+   * way. Never longer than ACK_HOLD_MAX_MS, far below the peer's retransmission timeout.
+   */
+  private holdsAcks(now: number): boolean {
+    this.ackCheckedAt = now;
+    if (this.tls.busy !== true || !this.reliable.onlyAcksDue(now)) {
+      this.ackHeldSince = undefined;
+      return false;
+    }
+    this.ackHeldSince ??= now;
+    if (now - this.ackHeldSince < ACK_HOLD_MAX_MS) return true;
+    this.ackHeldSince = undefined;
+    return false;
   }
 
   /** Nothing of ours is waiting to be sent or acknowledged. */

@@ -55,6 +55,11 @@ export interface TlsEngine {
    * message seen); true once compacted.
    */
   compact?(): boolean;
+  /**
+   * Optional: a handshake step is running elsewhere (a thread pool) and will emit its output
+   * when done. The key state holds a bare ACK meanwhile, so the output carries the acks.
+   */
+  readonly busy?: boolean;
   /** Ends the session; no events are emitted afterwards. */
   close(): void;
 }
