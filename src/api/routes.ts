@@ -2,9 +2,23 @@
 import type { FastifyInstance } from 'fastify';
 import { isPosternError } from '../errors.js';
 import type { Gateway } from '../gateway/gateway.js';
+import type { LiveSession } from '../gateway/sessions.js';
 
 export interface ApiError {
   error: { code: string; message: string; hint?: string };
+}
+
+/** What a rekey request did: sessions that started renegotiating, and sessions already at it. */
+export interface RekeyResult {
+  ok: true;
+  rekeyed: string[];
+  alreadyRekeying: string[];
+}
+
+function rekeyAll(sessions: readonly LiveSession[]): RekeyResult {
+  const result: RekeyResult = { ok: true, rekeyed: [], alreadyRekeying: [] };
+  for (const s of sessions) (s.rekey('admin') ? result.rekeyed : result.alreadyRekeying).push(s.id);
+  return result;
 }
 
 export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
@@ -36,15 +50,10 @@ export function registerRoutes(app: FastifyInstance, gw: Gateway): void {
       return reply
         .status(404)
         .send({ error: { code: 'NO_SESSION', message: `no live session ${req.params.id}` } });
-    s.rekey('admin');
-    return { ok: true, rekeyed: [s.id] };
+    return rekeyAll([s]);
   });
 
-  app.post('/v1/rekey', async () => {
-    const all = gw.sessions.all();
-    for (const s of all) s.rekey('admin');
-    return { ok: true, rekeyed: all.map((s) => s.id) };
-  });
+  app.post('/v1/rekey', async () => rekeyAll(gw.sessions.all()));
 
   app.post<{ Params: { id: string } }>('/v1/sessions/:id/kick', async (req, reply) => {
     const s = gw.sessions.get(req.params.id);

@@ -24,8 +24,11 @@ export interface LiveSession {
   readonly id: string;
   readonly user: string;
   info(): SessionInfo;
-  /** Fresh keys now; the old ones stay valid through the transition so no packet is lost. */
-  rekey(reason: string): void;
+  /**
+   * Fresh keys now; the old ones stay valid through the transition so no packet is lost. False
+   * when nothing started: a renegotiation is already under way (its keys are on their way).
+   */
+  rekey(reason: string): boolean;
   /** Ends the session at once, telling the peer where the protocol allows. */
   kick(reason: string): void;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { apiRequest } from '../../api/client.js';
+import type { RekeyResult } from '../../api/routes.js';
 import { printJson, resolveDir, apiSocket, UsageError } from '../context.js';
 
 export function registerRekey(program: Command): void {
@@ -15,9 +16,15 @@ export function registerRekey(program: Command): void {
         if (!id === !opts.all) throw new UsageError('name one SESSION_ID or --all');
         const dir = resolveDir(opts);
         const path = opts.all ? '/v1/rekey' : `/v1/sessions/${encodeURIComponent(id ?? '')}/rekey`;
-        const r = await apiRequest<{ rekeyed: string[] }>(apiSocket(dir), 'POST', path);
+        const r = await apiRequest<RekeyResult>(apiSocket(dir), 'POST', path);
         if (opts.json) return printJson(r);
         process.stdout.write(`rekeying ${r.rekeyed.length} session(s)\n`);
+        const busy = r.alreadyRekeying ?? [];
+        if (busy.length > 0) {
+          process.stdout.write(
+            `${busy.length} session(s) already renegotiating, left to finish: ${busy.join(' ')}\n`,
+          );
+        }
       },
     );
 }

@@ -156,8 +156,11 @@ export class SessionDriver implements LiveSession {
     };
   }
 
-  rekey(): void {
-    if (!this.isClosed) this.run(this.core.rekey(Date.now()));
+  rekey(): boolean {
+    if (this.isClosed) return false;
+    const before = this.core.renegotiationCount;
+    this.run(this.core.rekey(Date.now()));
+    return this.core.renegotiationCount > before;
   }
 
   /** The gateway stops: the client is told to reconnect (ServerSession.goodbye). */
