@@ -4,16 +4,14 @@
 // postern-connect-stock-server.test.ts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, type Lab } from '../../src/lab/index.js';
-import { BIN, tempDir } from '../helpers/postern-cli.js';
+import { tempDir } from '../helpers/postern-cli.js';
 import {
   keepRemotes,
   startLabGateway,
   startPosternClient,
-  watchLines,
   type LabGateway,
   type LineWatcher,
 } from '../helpers/lab-gateway.js';
@@ -54,7 +52,6 @@ async function nthConnected(
 describe('postern connect', { skip: root ? false : 'needs root' }, () => {
   let lab: Lab;
   let gw: LabGateway;
-  let restarted: ChildProcess | undefined;
   const tmp = tempDir();
   before(async () => {
     lab = await createLab();
@@ -67,11 +64,6 @@ describe('postern connect', { skip: root ? false : 'needs root' }, () => {
     });
   });
   after(async () => {
-    if (restarted && restarted.exitCode === null && restarted.signalCode === null) {
-      const proc = restarted;
-      proc.kill('SIGTERM');
-      await new Promise((resolve) => proc.once('exit', resolve));
-    }
     await gw?.stop();
     await lab?.destroy();
     tmp.remove();
@@ -245,16 +237,7 @@ describe('postern connect', { skip: root ? false : 'needs root' }, () => {
     try {
       assert.equal((await nthConnected(client.log, 1, CONNECT_MS)).dataplane, 'native');
       await reachOffice();
-      const old = gw.proc;
-      old.kill('SIGTERM');
-      await new Promise((resolve) => old.once('exit', resolve));
-      restarted = lab.spawn(
-        'gw',
-        process.execPath,
-        ['--enable-source-maps', BIN, 'server', '--dir', gw.dir],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      await watchLines(restarted, 'restarted gateway').waitFor(/"event":"ready"/, 30_000);
+      await gw.restart();
       const again = await nthConnected(client.log, 2, RECONNECT_MS);
       assert.equal(again.dataplane, 'native');
       assert.ok(client.log.lines.some((l) => l.includes('"event":"disconnected"')));
