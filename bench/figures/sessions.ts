@@ -82,11 +82,13 @@ interface Round {
 /** One generator run: `count` sessions with `concurrency` in flight; all of them must succeed. */
 async function openRound(
   lab: Lab,
-  targetPath: string,
+  target: LoadTarget,
   serverPid: number,
   count: number,
   concurrency: number,
 ): Promise<Round> {
+  const targetPath = join(lab.tmpDir, 'load-target.json');
+  writeFileSync(targetPath, JSON.stringify(target), { mode: 0o600 });
   const cpuBefore = processCpuSeconds(serverPid);
   const client = spawnWatched(lab, 'laptop', 'load generator', process.execPath, [
     ...[LOAD_CLIENT_JS, targetPath, String(count), String(concurrency)],
@@ -118,9 +120,8 @@ export async function measureStorm(
   serverPid: number,
   count: number,
 ): Promise<Figures> {
-  const targetPath = writeTarget(lab, target);
   const rssBefore = residentBytes(serverPid);
-  const round = await openRound(lab, targetPath, serverPid, count, STORM_CONCURRENCY);
+  const round = await openRound(lab, target, serverPid, count, STORM_CONCURRENCY);
   try {
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const grown = residentBytes(serverPid) - rssBefore;
@@ -140,17 +141,10 @@ export async function measureSteady(
   serverPid: number,
   count: number,
 ): Promise<Figures> {
-  const targetPath = writeTarget(lab, target);
-  const round = await openRound(lab, targetPath, serverPid, count, STEADY_CONCURRENCY);
+  const round = await openRound(lab, target, serverPid, count, STEADY_CONCURRENCY);
   await round.client.stop();
   return {
     handshakesPerSec: round.opened.configured / round.opened.seconds,
     cpuMsPerHandshake: (round.cpuSeconds * 1000) / round.opened.configured,
   };
-}
-
-function writeTarget(lab: Lab, target: LoadTarget): string {
-  const targetPath = join(lab.tmpDir, 'load-target.json');
-  writeFileSync(targetPath, JSON.stringify(target), { mode: 0o600 });
-  return targetPath;
 }

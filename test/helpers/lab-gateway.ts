@@ -5,6 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before } from 'node:test';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { AuditRecord } from '../../src/control/store/index.js';
+import type { SessionInfo } from '../../src/gateway/sessions.js';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import { BIN, postern, tempDir } from './postern-cli.js';
 
@@ -64,6 +66,10 @@ export interface LabGateway {
     name: string,
     opts?: { groups?: string[]; password?: string; format?: 'ovpn' | 'postern' },
   ): Promise<string>;
+  /** `postern sessions --json`: the live sessions. */
+  sessions(): Promise<SessionInfo[]>;
+  /** `postern audit --json`: the audit records, oldest first. */
+  audit(): Promise<AuditRecord[]>;
   /** SIGTERM, then the same directory served by a new process; resolves once it is ready. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -117,6 +123,11 @@ export async function startLabGateway(
   let running = await launch();
   const cli = (args: string[], input?: string) =>
     postern([...args, '--dir', dir], input === undefined ? {} : { input });
+  const cliJson = async <T>(args: string[]): Promise<T> => {
+    const r = await cli(args);
+    if (r.code !== 0) throw new Error(`postern ${args.join(' ')} failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  };
   return {
     dir,
     get proc() {
@@ -126,6 +137,8 @@ export async function startLabGateway(
       return running.log;
     },
     cli,
+    sessions: () => cliJson<SessionInfo[]>(['sessions', '--json']),
+    audit: () => cliJson<AuditRecord[]>(['audit', '--json']),
     async restart() {
       await stopProcess(running.proc);
       running = await launch();

@@ -16,13 +16,6 @@ import type { OpenvpnClient } from '../helpers/lab-gateway.js';
 const root = process.getuid?.() === 0;
 const CLIENT_PORT = '41194';
 
-interface AuditRecord {
-  event: string;
-  user: string | null;
-  reason: string | null;
-  detail: { session?: string } | null;
-}
-
 describe(
   'a client restarting from the same address and port',
   { skip: root ? false : 'needs root' },
@@ -44,12 +37,7 @@ describe(
       };
       const first = start();
       await first.log.waitFor(/Initialization Sequence Completed/, 45_000);
-      const sessions = async (): Promise<{ id: string; user: string; remote: string }[]> => {
-        const r = await env.gw.cli(['sessions', '--json']);
-        return (JSON.parse(r.stdout) as { id: string; user: string; remote: string }[]).filter(
-          (s) => s.user === 'phoenix',
-        );
-      };
+      const sessions = async () => (await env.gw.sessions()).filter((s) => s.user === 'phoenix');
       const [old] = await sessions();
       assert.ok(old, 'the first session is listed');
       assert.match(old.remote, new RegExp(`:${CLIENT_PORT}$`));
@@ -68,7 +56,7 @@ describe(
       const now = await sessions();
       assert.equal(now.length, 1, JSON.stringify(now));
       assert.notEqual(now[0]?.id, old.id, 'a new session, not the old one resumed');
-      const audit = JSON.parse((await env.gw.cli(['audit', '--json'])).stdout) as AuditRecord[];
+      const audit = await env.gw.audit();
       const stop = audit.find((a) => a.event === 'session.stop' && a.detail?.session === old.id);
       assert.ok(stop, JSON.stringify(audit.slice(-5)));
       assert.match(stop.reason ?? '', /replaced/);

@@ -9,21 +9,13 @@ import { keepRemotes, labWithGateway, watchLines } from '../helpers/lab-gateway.
 const root = process.getuid?.() === 0;
 const CLIENT_JS = fileURLToPath(new URL('../fixtures/occ-exit-client.js', import.meta.url));
 
-interface AuditRecord {
-  event: string;
-  user: string | null;
-  reason: string | null;
-  detail: { session?: string } | null;
-}
-
 describe('explicit-exit-notify without cc-exit', { skip: root ? false : 'needs root' }, () => {
   const env = labWithGateway();
   const stops: (() => void)[] = [];
   after(() => stops.forEach((stop) => stop()));
 
-  async function sessionsOf(user: string): Promise<{ id: string; user: string }[]> {
-    const r = await env.gw.cli(['sessions', '--json']);
-    return (JSON.parse(r.stdout) as { id: string; user: string }[]).filter((s) => s.user === user);
+  async function sessionsOf(user: string) {
+    return (await env.gw.sessions()).filter((s) => s.user === user);
   }
 
   it('ends the session on OCC_EXIT at once, while the client stays reachable', async () => {
@@ -44,7 +36,7 @@ describe('explicit-exit-notify without cc-exit', { skip: root ? false : 'needs r
       left = await sessionsOf('leaver');
     }
     assert.deepEqual(left, [], 'the session is gone within 5 s');
-    const audit = JSON.parse((await env.gw.cli(['audit', '--json'])).stdout) as AuditRecord[];
+    const audit = await env.gw.audit();
     const stop = audit.find((a) => a.event === 'session.stop' && a.user === 'leaver');
     assert.ok(stop, JSON.stringify(audit.slice(-5)));
     assert.match(stop.reason ?? '', /exit/);

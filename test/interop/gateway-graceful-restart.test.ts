@@ -49,16 +49,10 @@ describe('restarting the gateway', { skip: root ? false : 'needs root' }, () => 
     for (const c of clients) await lineCount(c, CONNECTED, 2, 30_000);
     const ping = await env.lab.ping('laptop', env.lab.addr.office.v4, { count: 3, timeoutSec: 2 });
     assert.equal(ping.received, 3, ping.output);
-    const list = JSON.parse((await env.gw.cli(['sessions', '--json'])).stdout) as {
-      user: string;
-    }[];
+    const list = await env.gw.sessions();
     assert.deepEqual(list.map((s) => s.user).sort(), ['commuter-tcp', 'commuter-udp']);
 
-    const audit = JSON.parse((await env.gw.cli(['audit', '--json'])).stdout) as {
-      event: string;
-      user: string | null;
-      reason: string | null;
-    }[];
+    const audit = await env.gw.audit();
     const stops = audit.filter((a) => a.event === 'session.stop' && a.user?.startsWith('commuter'));
     assert.equal(stops.length, 2, JSON.stringify(stops));
     for (const s of stops) assert.match(s.reason ?? '', /^shutdown: the gateway is stopping/);

@@ -33,10 +33,7 @@ describe('postern reload and accounting', { skip: root ? false : 'needs root' },
     const client = startOpenvpnClient(env.lab, 'laptop', profile);
     clients.push(client);
     await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
-    const list = JSON.parse((await env.gw.cli(['sessions', '--json'])).stdout) as {
-      id: string;
-      user: string;
-    }[];
+    const list = await env.gw.sessions();
     const session = list.find((s) => s.user === 'ledger');
     assert.ok(session, JSON.stringify(list));
     const exportPath = join(env.gw.dir, EXPORT_FILE);
@@ -68,7 +65,7 @@ describe('postern reload and accounting', { skip: root ? false : 'needs root' },
     assert.ok(interims.every((l) => l.session === session.id));
     const ping = await env.lab.ping('laptop', env.lab.addr.office.v4, { count: 2, timeoutSec: 2 });
     assert.equal(ping.received, 2, 'the session stayed up across the reload');
-    const after = JSON.parse((await env.gw.cli(['sessions', '--json'])).stdout) as { id: string }[];
+    const after = await env.gw.sessions();
     assert.ok(after.some((s) => s.id === session.id));
   });
 });

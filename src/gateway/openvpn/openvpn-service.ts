@@ -33,7 +33,7 @@ import {
   type ServerControlWrap,
   type ServerSessionStart,
 } from '../../proto/openvpn/session/first-contact.js';
-import { senderSessionId, sessionIdEquals } from '../../proto/openvpn/session-id.js';
+import { senderSessionId } from '../../proto/openvpn/session-id.js';
 import { ServerSession } from '../../proto/openvpn/session/server-session.js';
 import type { TlsEngineFactory } from '../../proto/openvpn/session/tls-engine.js';
 import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
@@ -68,8 +68,7 @@ const listenerSettings = (c: Config): string =>
 /** A control packet whose sender is not the peer this session talks to. */
 function startsAnotherSession(d: SessionDriver, packet: Uint8Array): boolean {
   const sid = senderSessionId(packet);
-  const peer = d.core.peerSessionId;
-  return sid !== undefined && peer !== undefined && !sessionIdEquals(sid, peer);
+  return sid !== undefined && d.core.isAnotherPeer(sid);
 }
 
 /**
@@ -226,7 +225,6 @@ export class OpenvpnService {
             'the previous accounting listeners did not finish cleanly',
           ),
         );
-      if (this.#listeners !== old) return; // closed meanwhile
       this.#startListeners();
       this.#log.info({ event: 'reload', scope: 'accounting' }, 'accounting settings applied');
     });

@@ -247,6 +247,11 @@ export abstract class SessionCore<Extra extends { kind: string }> {
     return this.phase === 'closed';
   }
 
+  /** `id` is not the peer's session id (false while that is not known yet). */
+  isAnotherPeer(id: Uint8Array): boolean {
+    return this.remoteSessionId !== undefined && !sessionIdEquals(id, this.remoteSessionId);
+  }
+
   /** The peer's control-channel session id, once known. */
   get peerSessionId(): Uint8Array | undefined {
     return this.remoteSessionId?.slice();
