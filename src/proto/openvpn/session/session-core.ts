@@ -252,11 +252,6 @@ export abstract class SessionCore<Extra extends { kind: string }> {
     return this.remoteSessionId !== undefined && !sessionIdEquals(id, this.remoteSessionId);
   }
 
-  /** The peer's control-channel session id, once known. */
-  get peerSessionId(): Uint8Array | undefined {
-    return this.remoteSessionId?.slice();
-  }
-
   /** Packets dropped, by reason (bad tls-crypt tag, replay, wrong session id, ...). */
   get dropCounts(): ReadonlyMap<string, number> {
     return this.drops ?? NO_DROPS;
