@@ -22,6 +22,7 @@
         'native/ovpn_tun_queue.c',
         'native/ovpn_tx.c',
         'native/tun.c',
+        'native/tls_crl.c',
         'native/tls_crypt.c',
         'native/tls_engine.c',
         'native/tun_reader.c',

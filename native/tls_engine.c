@@ -30,6 +30,7 @@
 #include <openssl/x509v3.h>
 
 #include "napi_util.h"
+#include "tls_crl.h"
 #include "tls_engine.h"
 
 /* The largest plaintext one TLS record carries (RFC 8446 5.1, RFC 5246 6.2.1). */
@@ -390,25 +391,25 @@ static int load_ca_certificates(SSL_CTX *ctx, const char *pem, bool server) {
   return count;
 }
 
-static int load_crls(SSL_CTX *ctx, const char *pem) {
+/* Adds the CRLs, each verified against its CA now (tls_crl.c): NULL, or why they are refused. */
+static const char *load_crls(SSL_CTX *ctx, const char *pem) {
   BIO *bio = BIO_new_mem_buf(pem, -1);
-  if (bio == NULL) return -1;
+  if (bio == NULL) return "out of memory";
   X509_STORE *store = SSL_CTX_get_cert_store(ctx);
   int count = 0;
+  const char *why = NULL;
   X509_CRL *crl;
-  while ((crl = PEM_read_bio_X509_CRL(bio, NULL, no_passphrase, NULL)) != NULL) {
-    int ok = X509_STORE_add_crl(store, crl) == 1;
+  while (why == NULL && (crl = PEM_read_bio_X509_CRL(bio, NULL, no_passphrase, NULL)) != NULL) {
+    why = tls_crl_verify_once(store, crl);
+    if (why == NULL && X509_STORE_add_crl(store, crl) != 1) why = "the CRL cannot be added";
     X509_CRL_free(crl);
-    if (!ok) {
-      count = -1;
-      break;
-    }
     count++;
   }
   BIO_free(bio);
-  if (count >= 0 && !pem_ended_cleanly()) count = -1;
-  if (count > 0) X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-  return count;
+  if (why == NULL && (count == 0 || !pem_ended_cleanly())) why = "the CRL does not parse";
+  ERR_clear_error();
+  if (why == NULL) tls_crl_install(store);
+  return why;
 }
 
 /* The server hears every chain out: the verdict (SSL_get_verify_result) goes to the session
@@ -459,8 +460,8 @@ static SSL_CTX *build_ctx(napi_env env, bool server, int32_t min_version, int32_
     why = "the private key does not match the certificate";
   } else if (load_ca_certificates(ctx, s->ca, server) <= 0) {
     why = "the CA certificate does not parse";
-  } else if (s->crl != NULL && load_crls(ctx, s->crl) <= 0) {
-    why = "the CRL does not parse";
+  } else if (s->crl != NULL) {
+    why = load_crls(ctx, s->crl);
   }
   if (why != NULL) {
     throw_config_error(env, why);

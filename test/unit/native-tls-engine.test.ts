@@ -10,7 +10,12 @@ import { X509Certificate } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
-import { exportPrivateKeyPem, generateKeyPair } from '../../src/control/pki/index.js';
+import {
+  buildCrl,
+  createCa,
+  exportPrivateKeyPem,
+  generateKeyPair,
+} from '../../src/control/pki/index.js';
 import {
   KeyUsageFlags,
   KeyUsagesExtension,
@@ -281,6 +286,34 @@ describe('native TLS engine: certificate verdicts', () => {
     });
   }
 
+  it('checks the chain against the newest CRL in force, verified once at set-up', async () => {
+    const now = new Date();
+    const dayAgo = new Date(now.getTime() - 86_400_000);
+    const older = await buildCrl(ca, [], { now: dayAgo, crlNumber: 1 });
+    const expired = await buildCrl(ca, [], {
+      now: new Date(now.getTime() - 3 * 86_400_000),
+      crlNumber: 1,
+      nextUpdateDays: 1,
+    });
+    const verdict = async (crl: string[], who: Issued) => {
+      const x = join(
+        offloading(serverConfig({ crl })),
+        nativeClientTlsEngineFactory(clientConfig(who)),
+      );
+      await settled(x.server, x.client);
+      const info = finished(x.server);
+      x.server.engine.close();
+      x.client.engine.close();
+      return info?.peerVerifyError ?? 'ok';
+    };
+    // Two CRLs of one CA: the newer one (revoking bob) decides, in either order.
+    assert.equal(await verdict([older, crlRevokingBob], bob), 'CERT_REVOKED');
+    assert.equal(await verdict([crlRevokingBob, older], bob), 'CERT_REVOKED');
+    assert.equal(await verdict([older], bob), 'ok');
+    // A CRL past its nextUpdate refuses everyone, as OpenSSL's own check does.
+    assert.equal(await verdict([expired], alice), 'CRL_HAS_EXPIRED');
+  });
+
   it('says "no client certificate" when the client has none', async () => {
     const { server: s, client: c } = join(
       nativeServerTlsEngineFactory(serverConfig()),
@@ -380,6 +413,25 @@ describe('native TLS engine: set-up errors', () => {
     assert.throws(make, (e: Error & { code?: string; hint?: string }) => {
       return e.code === 'TLS_BAD_CONFIG' && typeof e.hint === 'string';
     });
+
+  it('refuses at set-up a CRL that is not from one of its CAs, or whose signature is forged', async () => {
+    const now = new Date();
+    const foreign = await buildCrl(otherCa, [], { now, crlNumber: 1 });
+    // Same issuer name as the gateway's CA, another key: only the signature tells them apart.
+    const impostor = await createCa({ commonName: 'Native CA', now });
+    const forged = await buildCrl(impostor, [], { now, crlNumber: 1 });
+    const message = (crl: string) => {
+      try {
+        nativeServerTlsEngineFactory(serverConfig({ crl }));
+      } catch (e) {
+        return (e as Error & { code?: string }).code + ': ' + (e as Error).message;
+      }
+      return 'accepted';
+    };
+    assert.match(message(foreign), /^TLS_BAD_CONFIG: .*issuer is not one of the CA/);
+    assert.match(message(forged), /^TLS_BAD_CONFIG: .*signature does not verify/);
+    assert.equal(message(crlRevokingBob), 'accepted');
+  });
 
   it('fails at factory creation on a bad key, certificate, CA or CRL', () => {
     refused(() => nativeServerTlsEngineFactory(serverConfig({ key: 'not a key' })));
