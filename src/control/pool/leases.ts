@@ -8,6 +8,7 @@ import type { ExpressionBuilder } from 'kysely';
 import type { Db } from '../store/index.js';
 import type { Database } from '../store/schema.js';
 import { prepare, type Arg } from '../store/prepared.js';
+import { runInOneTransaction, syncOf, type SyncSqlite } from '../store/sync.js';
 import { iso } from '../store/time.js';
 import { AddressPool } from './address-pool.js';
 import { addressToBigInt, bigIntToAddress } from './ip-math.js';
@@ -113,12 +114,19 @@ export async function setStaticAddresses(
 
 export class LeaseStore {
   readonly #db: Db;
+  /** Each hand-out is one synchronous transaction (store/sync.ts). */
+  readonly #sql: SyncSqlite;
   readonly #pools: Record<Family, LeaseCursor>;
   readonly #queries: ReturnType<typeof handOutQueries>;
   #releasing: { sessions: string[]; done: Promise<void> } | undefined;
 
   constructor(db: Db, pools: LeasePools) {
     this.#db = db;
+    const sql = syncOf(db);
+    if (sql === undefined) {
+      throw new PosternError('STORE_UNSUPPORTED', 'address leases need the SQLite store');
+    }
+    this.#sql = sql;
     this.#queries = handOutQueries(db);
     this.#pools = { 4: new LeaseCursor(pools.ipv4), 6: new LeaseCursor(pools.ipv6) };
   }
@@ -133,15 +141,16 @@ export class LeaseStore {
   }
 
   /** An address of each family for a session of `user`; a family is absent when exhausted. */
-  async acquire(user: string, session: string, now: Date): Promise<LeasedAddresses> {
+  acquire(user: string, session: string, now: Date): Promise<LeasedAddresses> {
     const q = this.#queries;
+    const sql = this.#sql;
     // One transaction for both families: one commit per hand-out.
-    return this.#db.transaction().execute(async (tx) => {
-      const statics = await q.statics.executeTakeFirst(tx, { user });
+    return sql.transaction(() => {
+      const statics = q.statics.get(sql, { user });
       const out: LeasedAddresses = {};
       for (const family of FAMILIES) {
         const own = family === 4 ? statics?.static_ipv4 : statics?.static_ipv6;
-        const address = await this.#acquireOne(tx, family, user, session, now, {
+        const address = this.#acquireOne(family, user, session, now, {
           own: own ? canonicalAddress(own) : undefined,
         });
         if (address !== undefined) out[family === 4 ? 'v4' : 'v6'] = address;
@@ -157,22 +166,22 @@ export class LeaseStore {
    */
   async rehearse(): Promise<void> {
     const q = this.#queries;
+    const sql = this.#sql;
     const rollback = new Error('rehearsal');
     const none = { user: '', address: '', session: '', at: '' };
-    await this.#db
-      .transaction()
-      .execute(async (tx) => {
-        await q.statics.executeTakeFirst(tx, none);
-        await q.holder.executeTakeFirst(tx, none);
+    await sql
+      .transaction(() => {
+        q.statics.get(sql, none);
+        q.holder.get(sql, none);
         for (const family of FAMILIES) {
           const fq = q[family];
-          await fq.idleOfUser.executeTakeFirst(tx, none);
-          await fq.taken.executeTakeFirst(tx, none);
-          await fq.count.executeTakeFirst(tx, {});
-          await fq.oldestIdle.executeTakeFirst(tx, {});
+          fq.idleOfUser.get(sql, none);
+          fq.taken.get(sql, none);
+          fq.count.get(sql, {});
+          fq.oldestIdle.get(sql, {});
         }
-        await q.claimIdle.executeChanges(tx, none);
-        await q.claimFresh.executeChanges(tx, { ...none, address: 'rehearsal', family: 4 });
+        q.claimIdle.run(sql, none);
+        q.claimFresh.run(sql, { ...none, address: 'rehearsal', family: 4 });
         throw rollback;
       })
       .catch((e: unknown) => {
@@ -203,15 +212,15 @@ export class LeaseStore {
   }
 
   async #releaseAll(sessions: string[], now: Date): Promise<void> {
-    await this.#db.transaction().execute(async (tx) => {
-      for (let at = 0; at < sessions.length; at += RELEASES_PER_UPDATE) {
-        await tx
-          .updateTable('leases')
-          .set({ session_id: null, updated_at: iso(now) })
-          .where('session_id', 'in', sessions.slice(at, at + RELEASES_PER_UPDATE))
-          .execute();
-      }
-    });
+    const updates = [];
+    for (let at = 0; at < sessions.length; at += RELEASES_PER_UPDATE) {
+      const update = this.#db
+        .updateTable('leases')
+        .set({ session_id: null, updated_at: iso(now) })
+        .where('session_id', 'in', sessions.slice(at, at + RELEASES_PER_UPDATE));
+      updates.push(update.compile());
+    }
+    await runInOneTransaction(this.#db, updates);
   }
 
   /** Addresses held by live sessions, for a family. */
@@ -229,53 +238,53 @@ export class LeaseStore {
     }));
   }
 
-  async #acquireOne(
-    tx: Db,
+  #acquireOne(
     family: Family,
     user: string,
     session: string,
     now: Date,
     mine: { own: string | undefined },
-  ): Promise<string | undefined> {
+  ): string | undefined {
     const q = this.#queries;
+    const sql = this.#sql;
     const fq = q[family];
     const pool = this.#pools[family];
     // Every step is an indexed lookup: the cost of a hand-out must not grow with the leases
     // already held (10,000 sessions is a normal day).
-    const claim = async (address: string, exists: boolean): Promise<string> => {
+    const claim = (address: string, exists: boolean): string => {
       const values = { address, user, session, at: iso(now) };
-      if (exists) await q.claimIdle.executeChanges(tx, values);
-      else await q.claimFresh.executeChanges(tx, { ...values, family });
+      if (exists) q.claimIdle.run(sql, values);
+      else q.claimFresh.run(sql, { ...values, family });
       return address;
     };
 
     // A static address: the user's own, whenever no live session holds it.
     if (mine.own !== undefined && pool.contains(mine.own)) {
-      const held = await q.holder.executeTakeFirst(tx, { address: mine.own });
+      const held = q.holder.get(sql, { address: mine.own });
       if (!held?.session_id) return claim(mine.own, held !== undefined);
     }
     // The user's idle lease of this family used most recently, unless it became someone's
     // static address. (family, user, session) is one index: a user with thousands of live
     // sessions costs no more than one with none.
-    const idle = await fq.idleOfUser.executeTakeFirst(tx, { user });
+    const idle = fq.idleOfUser.get(sql, { user });
     if (idle) return claim(idle.address, true);
     // A fresh address nobody leases and nobody has as static address, from the cursor up. The
     // count is only needed once the first candidate is taken: is there anything left at all?
     let counted = false;
     for (const candidate of pool.candidates()) {
-      const taken = await fq.taken.executeTakeFirst(tx, { address: candidate });
+      const taken = fq.taken.get(sql, { address: candidate });
       if (taken === undefined) {
         pool.advancePast(candidate);
         return claim(candidate, false);
       }
       if (!counted) {
         counted = true;
-        const leased = await fq.count.executeTakeFirst(tx, {});
+        const leased = fq.count.get(sql, {});
         if (Number(leased?.n ?? 0) >= pool.size) break;
       }
     }
     // The pool is short: take back the idle lease unused the longest.
-    const oldest = await fq.oldestIdle.executeTakeFirst(tx, {});
+    const oldest = fq.oldestIdle.get(sql, {});
     if (oldest) return claim(oldest.address, true);
     return undefined;
   }

@@ -3,8 +3,10 @@
 // `interim-seconds` (and stops them all at shutdown, or starts them all after a restart): one
 // commit per row made that a burst of seconds of CPU; one commit per burst makes it a few hundred
 // milliseconds. A row waits at most one turn of the loop.
-import { updateAccounting, type Counters } from './accounting.js';
+import type { CompiledQuery } from 'kysely';
+import { accountingUpdate, type Counters } from './accounting.js';
 import type { Db } from './open.js';
+import { runInOneTransaction } from './sync.js';
 import { iso } from './time.js';
 
 interface PendingUpdate {
@@ -66,35 +68,30 @@ export class AccountingUpdates {
   }
 
   async #write(starts: QueuedStart[], batch: Map<string, PendingUpdate>): Promise<void> {
+    const updates = [...batch].map(([session, u]) =>
+      accountingUpdate(this.#db, session, u.counters, u.at, u.final),
+    );
+    // Starts first: an update of the same turn finds its row.
+    const inserts: CompiledQuery[] = [];
+    for (let at = 0; at < starts.length; at += STARTS_PER_INSERT) {
+      inserts.push(insertStarts(this.#db, starts.slice(at, at + STARTS_PER_INSERT)));
+    }
     try {
-      await this.#db.transaction().execute(async (tx) => {
-        // Starts first: an update of the same turn finds its row.
-        for (let at = 0; at < starts.length; at += STARTS_PER_INSERT) {
-          await insertStarts(tx, starts.slice(at, at + STARTS_PER_INSERT));
-        }
-        for (const [session, u] of batch) {
-          await updateAccounting(tx, session, u.counters, u.at, u.final);
-        }
-      });
+      await runInOneTransaction(this.#db, [...inserts, ...updates]);
     } catch (batchError) {
       // One bad row (a duplicate session id) must not cost the turn's other rows: row by row.
       let firstError: unknown;
-      const each = async (write: () => Promise<unknown>): Promise<void> => {
-        await write().catch((e: unknown) => (firstError ??= e));
-      };
-      for (const s of starts) await each(() => insertStarts(this.#db, [s]));
-      for (const [session, u] of batch) {
-        await each(() => updateAccounting(this.#db, session, u.counters, u.at, u.final));
+      const rows = [...starts.map((s) => insertStarts(this.#db, [s])), ...updates];
+      for (const row of rows) {
+        await runInOneTransaction(this.#db, [row]).catch((e: unknown) => (firstError ??= e));
       }
-      if (firstError !== undefined || starts.length + batch.size === 0) {
-        throw firstError ?? batchError;
-      }
+      if (firstError !== undefined || rows.length === 0) throw firstError ?? batchError;
     }
   }
 }
 
-async function insertStarts(db: Db, starts: QueuedStart[]): Promise<void> {
-  await db
+function insertStarts(db: Db, starts: QueuedStart[]): CompiledQuery {
+  return db
     .insertInto('accounting')
     .values(
       starts.map(({ start, at }) => ({
@@ -109,5 +106,5 @@ async function insertStarts(db: Db, starts: QueuedStart[]): Promise<void> {
         packets_out: 0,
       })),
     )
-    .execute();
+    .compile();
 }

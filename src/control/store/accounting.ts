@@ -1,4 +1,5 @@
 // Accounting records: one row per session, updated with interim totals and closed at stop.
+import type { CompiledQuery } from 'kysely';
 import type { Db } from './open.js';
 import { perStore, prepare, type Arg } from './prepared.js';
 import { iso } from './time.js';
@@ -50,9 +51,19 @@ export async function updateAccounting(
   now: Date,
   final: boolean,
 ): Promise<void> {
+  await db.executeQuery(accountingUpdate(db, session, c, now, final));
+}
+
+/** The UPDATE that records a session's totals (and its stop, when final). */
+export function accountingUpdate(
+  db: Db,
+  session: string,
+  c: Counters,
+  now: Date,
+  final: boolean,
+): CompiledQuery {
   const q = updateQueries(db);
-  const args = { ...c, at: iso(now), session };
-  await (final ? q.final : q.interim).executeChanges(db, args);
+  return (final ? q.final : q.interim).bound({ ...c, at: iso(now), session });
 }
 
 type UpdateArgs = Counters & { at: string; session: string };

@@ -1,7 +1,8 @@
 // Audit records: who did what, from where, with what result. Written once, never updated.
-import type { Insertable, Selectable } from 'kysely';
+import type { CompiledQuery, Insertable, Selectable } from 'kysely';
 import type { Db } from './open.js';
 import type { AuditTable } from './schema.js';
+import { runInOneTransaction } from './sync.js';
 import { iso } from './time.js';
 
 export type AuditEvent =
@@ -84,14 +85,16 @@ export function writeAudit(db: Db, rec: NewAudit, now: Date): Promise<void> {
 }
 
 async function insertAll(db: Db, rows: AuditRow[]): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    for (let at = 0; at < rows.length; at += AUDIT_ROWS_PER_INSERT) {
-      await tx
+  const inserts: CompiledQuery[] = [];
+  for (let at = 0; at < rows.length; at += AUDIT_ROWS_PER_INSERT) {
+    inserts.push(
+      db
         .insertInto('audit')
         .values(rows.slice(at, at + AUDIT_ROWS_PER_INSERT))
-        .execute();
-    }
-  });
+        .compile(),
+    );
+  }
+  await runInOneTransaction(db, inserts);
 }
 
 export async function listAudit(

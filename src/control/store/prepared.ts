@@ -9,9 +9,10 @@
 // Each `arg(name)` becomes a bound parameter; everything else the builder bound (constants)
 // stays as compiled. The compiled query runs on whatever Db or transaction it is given, through
 // Kysely's executor as any other query (same connection, same transaction, same order).
-import type { Compilable, CompiledQuery } from 'kysely';
+import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import { PosternError } from '../../errors.js';
 import type { Db } from './open.js';
+import { syncOf, type SyncSqlite } from './sync.js';
 
 /** Stands for an argument while the query is built; never reaches SQLite. */
 const ARG_MARK = '\u0000postern-arg:';
@@ -24,6 +25,12 @@ export interface PreparedQuery<Args, Row> {
   executeTakeFirst(db: Db, args: Args): Promise<Row | undefined>;
   /** For INSERT, UPDATE and DELETE: rows changed. */
   executeChanges(db: Db, args: Args): Promise<bigint>;
+  /** The query with these values, to run later (runInOneTransaction). */
+  bound(args: Args): CompiledQuery<Row>;
+  /** The same, synchronously on SQLite (inside a SyncSqlite transaction). */
+  all(sql: SyncSqlite, args: Args): Row[];
+  get(sql: SyncSqlite, args: Args): Row | undefined;
+  run(sql: SyncSqlite, args: Args): number;
 }
 
 export function prepare<Args extends object, Row>(
@@ -33,9 +40,8 @@ export function prepare<Args extends object, Row>(
   const slots = compiled.parameters.map((p) =>
     typeof p === 'string' && p.startsWith(ARG_MARK) ? p.slice(ARG_MARK.length) : undefined,
   );
-  const bind = (args: Args): CompiledQuery<Row> => ({
-    ...compiled,
-    parameters: compiled.parameters.map((p, i) => {
+  const bind = (args: Args): unknown[] =>
+    compiled.parameters.map((p, i) => {
       const name = slots[i];
       if (name === undefined) return p;
       const value = (args as Record<string, unknown>)[name];
@@ -43,18 +49,30 @@ export function prepare<Args extends object, Row>(
         throw new PosternError('STORE_QUERY_ARG', `prepared query: no value for "${name}"`);
       }
       return value;
-    }),
-  });
+    });
+  const run = async (db: Db, args: Args): Promise<QueryResult<Row>> => {
+    // Outside any transaction, a store's own connection answers at once (store/sync.ts).
+    const sync = syncOf(db);
+    if (sync !== undefined && !sync.busy) {
+      const { rows, changes } = sync.execute<Row>(compiled, bind(args));
+      return { rows, numAffectedRows: changes === undefined ? undefined : BigInt(changes) };
+    }
+    return db.executeQuery<Row>({ ...compiled, parameters: bind(args) });
+  };
   return {
     async execute(db, args) {
-      return (await db.executeQuery(bind(args))).rows;
+      return (await run(db, args)).rows;
     },
     async executeTakeFirst(db, args) {
-      return (await db.executeQuery(bind(args))).rows[0];
+      return (await run(db, args)).rows[0];
     },
     async executeChanges(db, args) {
-      return (await db.executeQuery(bind(args))).numAffectedRows ?? 0n;
+      return (await run(db, args)).numAffectedRows ?? 0n;
     },
+    bound: (args) => ({ ...compiled, parameters: bind(args) }),
+    all: (sql, args) => sql.all<Row>(compiled, bind(args)),
+    get: (sql, args) => sql.get<Row>(compiled, bind(args)),
+    run: (sql, args) => sql.run(compiled, bind(args)),
   };
 }
 
