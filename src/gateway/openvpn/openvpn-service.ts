@@ -22,6 +22,7 @@ import {
 } from '../../control/pki/index.js';
 import { writeAudit } from '../../control/store/index.js';
 import { TcpPacketStream } from '../../io/net/tcp-packets.js';
+import { randomBytesPooled } from '../../io/random.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
 import type { NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import type { Logger } from '../../io/log.js';
@@ -458,7 +459,7 @@ export class OpenvpnService {
     driver.core = new ServerSession({
       start,
       createTls: this.#tls,
-      random: (n) => new Uint8Array(randomBytes(n)),
+      random: randomBytesPooled,
       now: Date.now(),
       dataCiphers: this.config.openvpn['data-ciphers'],
       peerId,

@@ -1,6 +1,6 @@
 // Runs one ServerSession core against real time and real transports: feeds it packets, TLS
 // events and timeouts, and carries out what it asks (send, authenticate, keys, close).
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled } from '../../io/random.js';
 import type { NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import type { PeerTransport } from '../../dataplane/reference/openvpn-peers.js';
 import type { ServerOutput, ServerSession } from '../../proto/openvpn/session/server-session.js';
@@ -22,7 +22,7 @@ export interface DriverHooks {
 }
 
 export class SessionDriver implements LiveSession {
-  readonly id = randomBytes(4).toString('hex');
+  readonly id = Buffer.from(randomBytesPooled(4)).toString('hex');
   readonly protocol: Protocol;
   readonly peerId: number;
   core!: ServerSession;
