@@ -1,10 +1,16 @@
 // Many clients at once, through the load generator (bench/load/) in laptop speaking the real
-// OpenVPN protocol, in two rounds, each against a freshly started server:
-// - a reconnect storm: N sessions opened with 128 handshakes in flight, then held idle; memory
-//   per idle session is VmRSS after minus before, over the sessions held;
-// - steady: min(N, 1,000) sessions with 16 handshakes in flight, the pace a server keeps when
-//   its socket is not flooded; CPU per handshake is the server's CPU seconds
-//   (/proc/<pid>/stat) over these sessions.
+// OpenVPN protocol, in three rounds:
+// - a reconnect storm against a freshly started server: N sessions opened with 128 handshakes
+//   in flight, then held (their generator keeps them up); memory per idle session is VmRSS
+//   after minus before, over the sessions held;
+// - steady beside the storm: while those N stay connected, min(N, 1,000) more with 16 in
+//   flight, new clients arriving at a gateway that already serves N (the figure a gateway "at
+//   10,000 sessions" is about);
+// - steady on an idle server: min(N, 1,000) sessions with 16 in flight against another freshly
+//   started server, the pace a server keeps when its socket is not flooded and nobody else is
+//   connected.
+// CPU per handshake is the server's CPU seconds (/proc/<pid>/stat) over a steady round's
+// sessions; beside the storm it includes keeping the N held sessions alive meanwhile.
 // A rate is sessions that reached PUSH_REPLY over the generator's wall time. The generator runs
 // on the same cores as the server: every figure is for a shared machine.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -38,6 +44,15 @@ export const HANDSHAKE_CPU: FigureSpec = {
   unit: 'ms',
   better: 'lower',
   digits: 2,
+};
+export const HELD_HANDSHAKE_RATE: FigureSpec = {
+  ...handshakeRate('heldHandshakesPerSec', STEADY_CONCURRENCY),
+  label: `handshakes, ${STEADY_CONCURRENCY} in flight, storm held`,
+};
+export const HELD_HANDSHAKE_CPU: FigureSpec = {
+  ...HANDSHAKE_CPU,
+  key: 'heldCpuMsPerHandshake',
+  label: 'CPU/handshake, storm held',
 };
 export const IDLE_SESSION_MEMORY: FigureSpec = {
   key: 'kibPerIdleSession',
@@ -113,12 +128,16 @@ async function openRound(
   }
 }
 
-/** The storm round against the server in gw: its rate, and the memory the sessions hold. */
+/**
+ * The storm round against the server in gw: its rate, and the memory the sessions hold; then,
+ * while they are still held, `beside` (the steady round beside the storm).
+ */
 export async function measureStorm(
   lab: Lab,
   target: LoadTarget,
   serverPid: number,
   count: number,
+  beside?: () => Promise<Figures>,
 ): Promise<Figures> {
   const rssBefore = residentBytes(serverPid);
   const round = await openRound(lab, target, serverPid, count, STORM_CONCURRENCY);
@@ -128,10 +147,25 @@ export async function measureStorm(
     return {
       stormHandshakesPerSec: round.opened.configured / round.opened.seconds,
       kibPerIdleSession: grown / KIB / round.opened.configured,
+      ...(beside ? await beside() : {}),
     };
   } finally {
     await round.client.stop();
   }
+}
+
+/** A steady round against a server that holds a storm's sessions: the "held" figures. */
+export async function measureSteadyBesideStorm(
+  lab: Lab,
+  target: LoadTarget,
+  serverPid: number,
+  count: number,
+): Promise<Figures> {
+  const steady = await measureSteady(lab, target, serverPid, count);
+  return {
+    heldHandshakesPerSec: steady.handshakesPerSec,
+    heldCpuMsPerHandshake: steady.cpuMsPerHandshake,
+  };
 }
 
 /** The steady round against the server in gw: its rate, and its CPU per handshake. */

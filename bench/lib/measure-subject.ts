@@ -4,7 +4,12 @@ import { createLab } from '../../src/lab/index.js';
 import { connectAndTime } from '../figures/connect-time.js';
 import { measureCpuPerGb } from '../figures/cpu-per-gb.js';
 import { measureLatency } from '../figures/latency.js';
-import { measureSteady, measureStorm, STEADY_SESSIONS_MAX } from '../figures/sessions.js';
+import {
+  measureSteady,
+  measureSteadyBesideStorm,
+  measureStorm,
+  STEADY_SESSIONS_MAX,
+} from '../figures/sessions.js';
 import { measureTcp } from '../figures/tcp-throughput.js';
 import { measureUdp } from '../figures/udp-1400.js';
 import type { ClientEnd, Figures, MeasureOptions, ServerEnd, Subject } from './types.js';
@@ -55,10 +60,16 @@ export async function measureSubject(
     Object.assign(figures, await measureUdp(lab, opts.seconds, opts.udpBitrate));
     const serverPid = server.pids[0];
     if (server.loadTarget && serverPid !== undefined) {
+      const target = server.loadTarget;
+      const count = Math.min(opts.sessions, STEADY_SESSIONS_MAX);
       progress(`${opts.sessions} sessions from the load generator, a reconnect storm`);
-      Object.assign(figures, await measureStorm(lab, server.loadTarget, serverPid, opts.sessions));
-      // The steady round gets a server of its own: this one still holds the storm's sessions
-      // (they time out, they do not leave), which would weigh on its pace.
+      const storm = await measureStorm(lab, target, serverPid, opts.sessions, () => {
+        progress(`${count} more, steadily, while the storm's ${opts.sessions} stay connected`);
+        return measureSteadyBesideStorm(lab, target, serverPid, count);
+      });
+      Object.assign(figures, storm);
+      // The idle-server steady round gets a server of its own: this one still holds the
+      // storm's sessions (they time out, they do not leave).
       await client?.stop();
       client = undefined;
       const stormServer = server;
@@ -68,8 +79,7 @@ export async function measureSubject(
       server = await subject.startServer(lab);
       const steadyPid = server.pids[0];
       if (!server.loadTarget || steadyPid === undefined) throw new Error('no load target');
-      const count = Math.min(opts.sessions, STEADY_SESSIONS_MAX);
-      progress(`${count} sessions from the load generator, steadily`);
+      progress(`${count} sessions from the load generator, steadily, nobody else connected`);
       Object.assign(figures, await measureSteady(lab, server.loadTarget, steadyPid, count));
     }
     return figures;

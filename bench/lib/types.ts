@@ -56,6 +56,8 @@ export const FIGURE_KEYS = [
   'handshakesPerSec',
   'stormHandshakesPerSec',
   'cpuMsPerHandshake',
+  'heldHandshakesPerSec',
+  'heldCpuMsPerHandshake',
   'kibPerIdleSession',
 ] as const;
 export type FigureKey = (typeof FIGURE_KEYS)[number];

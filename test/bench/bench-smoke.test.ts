@@ -110,6 +110,8 @@ describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' 
       assert.ok((postern.median.handshakesPerSec ?? 0) > 0, 'handshakesPerSec');
       assert.ok((postern.median.stormHandshakesPerSec ?? 0) > 0, 'stormHandshakesPerSec');
       assert.ok((postern.median.cpuMsPerHandshake ?? 0) > 0, 'cpuMsPerHandshake');
+      assert.ok((postern.median.heldHandshakesPerSec ?? 0) > 0, 'heldHandshakesPerSec');
+      assert.ok((postern.median.heldCpuMsPerHandshake ?? 0) > 0, 'heldCpuMsPerHandshake');
       assert.ok(Number.isFinite(postern.median.kibPerIdleSession), 'kibPerIdleSession');
       assert.equal(veth.median.handshakesPerSec, undefined);
       // Ratios to the ceiling: veth to itself is 1; an encrypting tunnel is slower than none.
