@@ -170,9 +170,10 @@ for (const offload of [false, true]) {
         });
         client.tun.inject(burst);
         await waitFor('500 packets', () => fromTun.length >= 500);
+        // Complete and in order. Whether they came in batches depends on who was faster, the
+        // sender or the RX thread (on a busy machine each recvmmsg may find one): the lab's
+        // 8 MB transfer (test/lab/dataplane-native.test.ts) asserts batching where it is sure.
         assert.deepEqual(fromTun.splice(0), burst);
-        const stats = gw.stats();
-        assert.ok(stats.rxBatches < stats.rxDatagrams, JSON.stringify(stats));
       });
 
       it('drops a spoofed inner source, a replay, a forgery and garbage, and goes on', async () => {
