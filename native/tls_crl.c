@@ -26,9 +26,11 @@ static X509 *store_ca_named(X509_STORE *store, const X509_NAME *name) {
   return NULL;
 }
 
-/* The store's newest CRL issued by `issuer`, or NULL. The store is not changed after the
- * context is built, so reading its objects from a worker thread is safe. */
+/* The store's newest CRL issued by `issuer`, or NULL. The store's objects do not change after
+ * the context is built, but OpenSSL sorts their stack the first time a lookup needs it (under
+ * the store's lock), possibly on another worker thread: the walk holds the lock too. */
 static X509_CRL *store_crl_of(X509_STORE *store, const X509_NAME *issuer) {
+  if (!X509_STORE_lock(store)) return NULL;
   STACK_OF(X509_OBJECT) *objects = X509_STORE_get0_objects(store);
   X509_CRL *newest = NULL;
   for (int i = 0; i < sk_X509_OBJECT_num(objects); i++) {
@@ -41,6 +43,7 @@ static X509_CRL *store_crl_of(X509_STORE *store, const X509_NAME *issuer) {
       newest = crl;
     }
   }
+  X509_STORE_unlock(store);
   return newest;
 }
 

@@ -7,8 +7,10 @@
 //   const rows = await idle.execute(txOrDb, { user: 'alice' });
 //
 // Each `arg(name)` becomes a bound parameter; everything else the builder bound (constants)
-// stays as compiled. The compiled query runs on whatever Db or transaction it is given, through
-// Kysely's executor as any other query (same connection, same transaction, same order).
+// stays as compiled. The compiled query runs on whatever Db or transaction it is given: inside a
+// Kysely transaction through Kysely's executor as any other query (same connection, same
+// transaction, same order); on a store's own Db with no transaction open, straight on SQLite
+// (store/sync.ts); and synchronously (`get`, `all`, `run`) inside a SyncSqlite transaction.
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import { PosternError } from '../../errors.js';
 import type { Db } from './open.js';

@@ -1,9 +1,9 @@
 // The SQLite store, synchronously: the gateway's per-handshake writes (a lease hand-out, the
 // turn's audit and accounting rows) run straight on better-sqlite3 instead of through Kysely's
-// asynchronous executor. better-sqlite3 is synchronous underneath anyway; Kysely's connection
-// mutex, plugins and a promise per step cost ~4x what SQLite itself spends (0.22 vs 0.06 ms for
-// a hand-out). Queries are still built (once) with Kysely (store/prepared.ts), so their shape
-// stays typed against the schema.
+// asynchronous executor. better-sqlite3 is synchronous underneath anyway, and for these short
+// statements Kysely's connection mutex, result handling and a promise per step cost about what
+// SQLite itself spends. Queries are still built (once) with Kysely (store/prepared.ts), so their
+// shape stays typed against the schema.
 //
 // A transaction here is one synchronous call: nothing else runs in the middle of it. One that
 // Kysely has open (its steps are awaited, so other code runs between them) would swallow ours,
