@@ -4,11 +4,12 @@
 // free. The store's primary key on the address is the last word: no address is held twice, even
 // with many sessions connecting at once; each hand-out is one transaction.
 import { PosternError } from '../../errors.js';
-import { sql as literal, type ExpressionBuilder } from 'kysely';
+import { sql as literal, type CompiledQuery, type ExpressionBuilder } from 'kysely';
 import type { Db } from '../store/index.js';
 import type { Database } from '../store/schema.js';
 import { prepare, type Arg } from '../store/prepared.js';
-import { runInOneTransaction, syncOf, type SyncSqlite } from '../store/sync.js';
+import { syncOf, type SyncSqlite } from '../store/sync.js';
+import { writeAtTurnEnd } from '../store/turn-writes.js';
 import { iso } from '../store/time.js';
 import { AddressPool } from './address-pool.js';
 import { addressToBigInt, bigIntToAddress } from './ip-math.js';
@@ -191,36 +192,30 @@ export class LeaseStore {
 
   /**
    * The session ended: its addresses go idle, still remembered as its user's. Releases of the
-   * same turn of the event loop share one statement (a gateway stopping 10,000 sessions).
+   * same turn of the event loop share one statement, committed with the turn's other store writes.
    */
   release(session: string, now: Date): Promise<void> {
     if (this.#releasing) {
       this.#releasing.sessions.push(session);
       return this.#releasing.done;
     }
-    const batch = {
-      sessions: [session],
-      done: new Promise<void>((resolve, reject) => {
-        setImmediate(() => {
-          this.#releasing = undefined;
-          this.#releaseAll(batch.sessions, now).then(resolve, reject);
-        });
-      }),
-    };
-    this.#releasing = batch;
-    return batch.done;
-  }
-
-  async #releaseAll(sessions: string[], now: Date): Promise<void> {
-    const updates = [];
-    for (let at = 0; at < sessions.length; at += RELEASES_PER_UPDATE) {
-      const update = this.#db
-        .updateTable('leases')
-        .set({ session_id: null, updated_at: iso(now) })
-        .where('session_id', 'in', sessions.slice(at, at + RELEASES_PER_UPDATE));
-      updates.push(update.compile());
-    }
-    await runInOneTransaction(this.#db, updates);
+    const sessions = [session];
+    const done = writeAtTurnEnd(this.#db, {
+      queries: () => {
+        this.#releasing = undefined;
+        const updates: CompiledQuery[] = [];
+        for (let at = 0; at < sessions.length; at += RELEASES_PER_UPDATE) {
+          const update = this.#db
+            .updateTable('leases')
+            .set({ session_id: null, updated_at: iso(now) })
+            .where('session_id', 'in', sessions.slice(at, at + RELEASES_PER_UPDATE));
+          updates.push(update.compile());
+        }
+        return updates;
+      },
+    });
+    this.#releasing = { sessions, done };
+    return done;
   }
 
   /** Addresses held by live sessions, for a family. */

@@ -1,12 +1,12 @@
-// Accounting rows, written in one transaction per turn of the event loop: session starts, then
-// interim and final totals. A gateway with 10,000 sessions reports every one of them each
+// Accounting rows, written once per turn of the event loop with the turn's other store writes
+// (turn-writes.ts): session starts, then interim and final totals. A gateway with 10,000 sessions reports every one of them each
 // `interim-seconds` (and stops them all at shutdown, or starts them all after a restart): one
 // commit per row made that a burst of seconds of CPU; one commit per burst makes it a few hundred
 // milliseconds. A row waits at most one turn of the loop.
 import type { CompiledQuery } from 'kysely';
 import { accountingUpdate, type Counters } from './accounting.js';
 import type { Db } from './open.js';
-import { runInOneTransaction } from './sync.js';
+import { writeAtTurnEnd, type TurnWrite } from './turn-writes.js';
 import { iso } from './time.js';
 
 interface PendingUpdate {
@@ -54,39 +54,40 @@ export class AccountingUpdates {
   }
 
   #schedule(): Promise<void> {
-    this.#written ??= new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        const starts = this.#starts;
-        const batch = this.#pending;
-        this.#starts = [];
-        this.#pending = new Map();
-        this.#written = undefined;
-        this.#write(starts, batch).then(resolve, reject);
-      });
-    });
+    this.#written ??= writeAtTurnEnd(this.#db, this.#turnWrite());
     return this.#written;
   }
 
-  async #write(starts: QueuedStart[], batch: Map<string, PendingUpdate>): Promise<void> {
-    const updates = [...batch].map(([session, u]) =>
-      accountingUpdate(this.#db, session, u.counters, u.at, u.final),
-    );
-    // Starts first: an update of the same turn finds its row.
-    const inserts: CompiledQuery[] = [];
-    for (let at = 0; at < starts.length; at += STARTS_PER_INSERT) {
-      inserts.push(insertStarts(this.#db, starts.slice(at, at + STARTS_PER_INSERT)));
-    }
-    try {
-      await runInOneTransaction(this.#db, [...inserts, ...updates]);
-    } catch (batchError) {
-      // One bad row (a duplicate session id) must not cost the turn's other rows: row by row.
-      let firstError: unknown;
-      const rows = [...starts.map((s) => insertStarts(this.#db, [s])), ...updates];
-      for (const row of rows) {
-        await runInOneTransaction(this.#db, [row]).catch((e: unknown) => (firstError ??= e));
-      }
-      if (firstError !== undefined || rows.length === 0) throw firstError ?? batchError;
-    }
+  /** This turn's rows as queries; they are taken from the queues when the turn ends. */
+  #turnWrite(): TurnWrite {
+    let taken: { starts: QueuedStart[]; batch: Map<string, PendingUpdate> } | undefined;
+    const take = () => (taken ??= this.#take());
+    const updates = () =>
+      [...take().batch].map(([session, u]) =>
+        accountingUpdate(this.#db, session, u.counters, u.at, u.final),
+      );
+    return {
+      queries: () => {
+        // Starts first: an update of the same turn finds its row.
+        const { starts } = take();
+        const inserts: CompiledQuery[] = [];
+        for (let at = 0; at < starts.length; at += STARTS_PER_INSERT) {
+          inserts.push(insertStarts(this.#db, starts.slice(at, at + STARTS_PER_INSERT)));
+        }
+        return [...inserts, ...updates()];
+      },
+      // One bad row (a duplicate session id) must not cost the turn's other rows.
+      oneByOne: () => [...take().starts.map((s) => insertStarts(this.#db, [s])), ...updates()],
+    };
+  }
+
+  /** The turn's rows, moved out of the queues that take the next turn's. */
+  #take(): { starts: QueuedStart[]; batch: Map<string, PendingUpdate> } {
+    const taken = { starts: this.#starts, batch: this.#pending };
+    this.#starts = [];
+    this.#pending = new Map();
+    this.#written = undefined;
+    return taken;
   }
 }
 

@@ -2,7 +2,7 @@
 import type { CompiledQuery, Insertable, Selectable } from 'kysely';
 import type { Db } from './open.js';
 import type { AuditTable } from './schema.js';
-import { runInOneTransaction } from './sync.js';
+import { writeAtTurnEnd } from './turn-writes.js';
 import { iso } from './time.js';
 
 export type AuditEvent =
@@ -54,8 +54,9 @@ function auditRow(rec: NewAudit, now: Date): AuditRow {
 
 /**
  * Appends an audit record; resolves once it is committed. Records written in the same turn of
- * the event loop share one transaction (a gateway stopping 10,000 sessions writes 10,000 at
- * once), in the order they were written. Inside a caller's transaction the record is part of it.
+ * the event loop share one transaction with the turn's other store writes (turn-writes.ts; a
+ * gateway stopping 10,000 sessions writes 10,000 at once), in the order they were written.
+ * Inside a caller's transaction the record is part of it.
  */
 export function writeAudit(db: Db, rec: NewAudit, now: Date): Promise<void> {
   const row = auditRow(rec, now);
@@ -71,20 +72,18 @@ export function writeAudit(db: Db, rec: NewAudit, now: Date): Promise<void> {
     queued.rows.push(row);
     return queued.written;
   }
-  const queue: AuditQueue = {
-    rows: [row],
-    written: new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        queues.delete(db);
-        insertAll(db, queue.rows).then(resolve, reject);
-      });
-    }),
-  };
-  queues.set(db, queue);
-  return queue.written;
+  const rows = [row];
+  const written = writeAtTurnEnd(db, {
+    queries: () => {
+      queues.delete(db);
+      return auditInserts(db, rows);
+    },
+  });
+  queues.set(db, { rows, written });
+  return written;
 }
 
-async function insertAll(db: Db, rows: AuditRow[]): Promise<void> {
+function auditInserts(db: Db, rows: AuditRow[]): CompiledQuery[] {
   const inserts: CompiledQuery[] = [];
   for (let at = 0; at < rows.length; at += AUDIT_ROWS_PER_INSERT) {
     inserts.push(
@@ -94,7 +93,7 @@ async function insertAll(db: Db, rows: AuditRow[]): Promise<void> {
         .compile(),
     );
   }
-  await runInOneTransaction(db, inserts);
+  return inserts;
 }
 
 export async function listAudit(
