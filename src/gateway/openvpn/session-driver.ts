@@ -51,6 +51,8 @@ export class SessionDriver implements LiveSession {
     { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number } | undefined;
   readonly #hooks: DriverHooks;
   #timer: NodeJS.Timeout | undefined;
+  /** The deadline #timer is armed for. */
+  #timerAt = 0;
   #wakePending = false;
 
   constructor(o: {
@@ -113,13 +115,19 @@ export class SessionDriver implements LiveSession {
     this.#schedule();
   }
 
+  /** Arms the timer for the core's next deadline; one already armed for it stays (no churn). */
   #schedule(): void {
+    const at = this.core.nextDeadline();
+    if (this.#timer !== undefined && at === this.#timerAt && !this.isClosed) return;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    const at = this.core.nextDeadline();
     if (at === undefined || this.isClosed) return;
+    this.#timerAt = at;
     this.#timer = setTimeout(
-      () => this.run(this.core.handleTimeout(Date.now())),
+      () => {
+        this.#timer = undefined;
+        this.run(this.core.handleTimeout(Date.now()));
+      },
       Math.max(0, at - Date.now()),
     );
   }
