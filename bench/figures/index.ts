@@ -9,6 +9,7 @@ import {
   HELD_HANDSHAKE_CPU,
   HELD_HANDSHAKE_RATE,
   IDLE_SESSION_MEMORY,
+  IDLE_SESSION_MEMORY_SETTLED,
   STORM_HANDSHAKE_RATE,
 } from './sessions.js';
 import { TCP_1_STREAM, TCP_4_STREAMS } from './tcp-throughput.js';
@@ -32,4 +33,5 @@ export const FIGURES: readonly FigureSpec[] = [
   HELD_HANDSHAKE_RATE,
   HELD_HANDSHAKE_CPU,
   IDLE_SESSION_MEMORY,
+  IDLE_SESSION_MEMORY_SETTLED,
 ];

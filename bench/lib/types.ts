@@ -59,6 +59,7 @@ export const FIGURE_KEYS = [
   'heldHandshakesPerSec',
   'heldCpuMsPerHandshake',
   'kibPerIdleSession',
+  'kibPerIdleSessionSettled',
 ] as const;
 export type FigureKey = (typeof FIGURE_KEYS)[number];
 export type Figures = Partial<Record<FigureKey, number>>;

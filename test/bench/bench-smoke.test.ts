@@ -113,6 +113,10 @@ describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' 
       assert.ok((postern.median.heldHandshakesPerSec ?? 0) > 0, 'heldHandshakesPerSec');
       assert.ok((postern.median.heldCpuMsPerHandshake ?? 0) > 0, 'heldCpuMsPerHandshake');
       assert.ok(Number.isFinite(postern.median.kibPerIdleSession), 'kibPerIdleSession');
+      assert.ok(
+        Number.isFinite(postern.median.kibPerIdleSessionSettled),
+        'kibPerIdleSessionSettled',
+      );
       assert.equal(veth.median.handshakesPerSec, undefined);
       // Ratios to the ceiling: veth to itself is 1; an encrypting tunnel is slower than none.
       assert.equal(veth.vsCeiling.tcp1Gbps, 1);
