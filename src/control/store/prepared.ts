@@ -10,7 +10,7 @@
 // stays as compiled. The compiled query runs on whatever Db or transaction it is given: inside a
 // Kysely transaction through Kysely's executor as any other query (same connection, same
 // transaction, same order); on a store's own Db with no transaction open, straight on SQLite
-// (store/sync.ts); and synchronously (`get`, `all`, `run`) inside a SyncSqlite transaction.
+// (store/sync.ts); and synchronously (`get`, `run`) inside a SyncSqlite transaction.
 import type { Compilable, CompiledQuery, QueryResult } from 'kysely';
 import { PosternError } from '../../errors.js';
 import type { Db } from './open.js';
@@ -30,7 +30,6 @@ export interface PreparedQuery<Args, Row> {
   /** The query with these values, to run later (runInOneTransaction). */
   bound(args: Args): CompiledQuery<Row>;
   /** The same, synchronously on SQLite (inside a SyncSqlite transaction). */
-  all(sql: SyncSqlite, args: Args): Row[];
   get(sql: SyncSqlite, args: Args): Row | undefined;
   run(sql: SyncSqlite, args: Args): number;
 }
@@ -72,7 +71,6 @@ export function prepare<Args extends object, Row>(
       return (await run(db, args)).numAffectedRows ?? 0n;
     },
     bound: (args) => ({ ...compiled, parameters: bind(args) }),
-    all: (sql, args) => sql.all<Row>(compiled, bind(args)),
     get: (sql, args) => sql.get<Row>(compiled, bind(args)),
     run: (sql, args) => sql.run(compiled, bind(args)),
   };

@@ -24,10 +24,6 @@ export class SyncSqlite {
     return this.#sqlite.inTransaction;
   }
 
-  all<Row>(query: CompiledQuery, parameters = query.parameters): Row[] {
-    return this.#sqlite.prepare(query.sql).all(parameters) as Row[];
-  }
-
   get<Row>(query: CompiledQuery, parameters = query.parameters): Row | undefined {
     return this.#sqlite.prepare(query.sql).get(parameters) as Row | undefined;
   }

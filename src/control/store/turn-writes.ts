@@ -69,14 +69,10 @@ async function retryAlone(db: Db, part: Part, queries: CompiledQuery[]): Promise
     await runInOneTransaction(db, queries).then(part.resolve, part.reject);
     return;
   }
-  let firstError: unknown;
-  let failed = false;
+  const errors: unknown[] = [];
   for (const query of single.call(part.write)) {
-    await runInOneTransaction(db, [query]).catch((e: unknown) => {
-      if (!failed) firstError = e;
-      failed = true;
-    });
+    await runInOneTransaction(db, [query]).catch((e: unknown) => errors.push(e));
   }
-  if (failed) part.reject(firstError);
+  if (errors.length > 0) part.reject(errors[0]);
   else part.resolve();
 }
