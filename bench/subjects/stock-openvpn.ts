@@ -1,17 +1,14 @@
 // Stock OpenVPN 2.6 from Debian at both ends, in userspace (`--disable-dco`): the reference the
 // table's ratios are taken against. Server in gw, client in laptop, certificates (ECDSA P-256)
-// from a throwaway CA, tls-crypt, one data cipher, the office LAN pushed as a route. Otherwise
-// OpenVPN's defaults, but for what the load generator's many clients need (one shared client
-// certificate, a /18 pool, no cap on clients or on the rate of new ones).
+// from a throwaway CA, one data cipher, the office LAN pushed as a route. What Postern gives every
+// client by default, the reference gives too, so both do the same work per connect: tls-crypt-v2
+// (keys made by `openvpn --genkey`) and an IPv6 address from fd00:64::/64 beside the IPv4 one.
+// Otherwise OpenVPN's defaults, but for what the load generator's many clients need (one shared
+// client certificate and client key, a /18 pool, no cap on clients or on the rate of new ones).
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createCa,
-  formatStaticKey,
-  generateStaticKey,
-  issueClientCert,
-  issueServerCert,
-} from '../../src/control/pki/index.js';
+import { createCa, issueClientCert, issueServerCert } from '../../src/control/pki/index.js';
 import type { Lab } from '../../src/lab/index.js';
 import { spawnWatched, type Watched } from '../lib/process.js';
 import type { ClientEnd, Subject } from '../lib/types.js';
@@ -27,6 +24,8 @@ const MAX_CLIENTS = '20000';
  * measures how fast the server completes handshakes, not that guard.
  */
 const CONNECT_FREQ_INITIAL = ['1000000', '1'];
+/** Postern's default IPv6 pool (postern init). */
+const TUNNEL_NET6 = 'fd00:64::/64';
 const OFFICE_MASK = '255.255.255.0';
 const SERVER_READY_MS = 15_000;
 const CIPHER_RE = /Data Channel: cipher '([^']+)'/;
@@ -39,10 +38,12 @@ export interface OpenvpnPki {
   serverKey: string;
   clientCert: string;
   clientKey: string;
-  tlsCrypt: string;
+  /** tls-crypt-v2: the server's key, and the one client key every client here shows. */
+  tlsCryptServer: string;
+  tlsCryptClient: string;
 }
 
-/** Writes a fresh CA, server and client certificates and a tls-crypt key into `dir`. */
+/** Writes a fresh CA, server and client certificates and tls-crypt-v2 keys into `dir`. */
 export async function writeOpenvpnPki(dir: string, endpoint: string): Promise<OpenvpnPki> {
   const now = new Date();
   const ca = await createCa({ commonName: 'bench CA', now });
@@ -54,7 +55,6 @@ export async function writeOpenvpnPki(dir: string, endpoint: string): Promise<Op
     ['serverKey', 'server.key', server.keyPem],
     ['clientCert', 'client.crt', client.certPem],
     ['clientKey', 'client.key', client.keyPem],
-    ['tlsCrypt', 'tls-crypt.key', formatStaticKey(generateStaticKey())],
   ];
   const out = {} as OpenvpnPki;
   for (const [key, name, text] of files) {
@@ -62,6 +62,14 @@ export async function writeOpenvpnPki(dir: string, endpoint: string): Promise<Op
     writeFileSync(path, text, { mode: 0o600 });
     out[key] = path;
   }
+  // Made as an OpenVPN administrator makes them (no network: key files only).
+  out.tlsCryptServer = join(dir, 'tls-crypt-v2-server.key');
+  out.tlsCryptClient = join(dir, 'tls-crypt-v2-client.key');
+  execFileSync('openvpn', ['--genkey', 'tls-crypt-v2-server', out.tlsCryptServer]);
+  execFileSync('openvpn', [
+    ...['--tls-crypt-v2', out.tlsCryptServer],
+    ...['--genkey', 'tls-crypt-v2-client', out.tlsCryptClient],
+  ]);
   return out;
 }
 
@@ -94,10 +102,12 @@ export function stockOpenvpn(o: {
       const endpoint = lab.addr.gw.outside.v4;
       const pki = await writeOpenvpnPki(lab.tmpDir, endpoint);
       const common = ['--dev', 'tun', '--disable-dco', '--data-ciphers', o.cipher];
-      common.push('--ca', pki.ca, '--tls-crypt', pki.tlsCrypt, '--verb', '3');
+      common.push('--ca', pki.ca, '--verb', '3');
       const server = spawnWatched(lab, 'gw', 'openvpn server', 'openvpn', [
         ...common,
+        ...['--tls-crypt-v2', pki.tlsCryptServer],
         ...['--server', TUNNEL_NET, TUNNEL_MASK, '--topology', 'subnet'],
+        ...['--server-ipv6', TUNNEL_NET6],
         ...['--proto', o.proto === 'udp' ? 'udp' : 'tcp-server'],
         ...['--local', endpoint, '--port', String(PORT)],
         ...['--cert', pki.serverCert, '--key', pki.serverKey, '--dh', 'none'],
@@ -117,7 +127,7 @@ export function stockOpenvpn(o: {
                 host: endpoint,
                 port: PORT,
                 ...{ ca: read(pki.ca), cert: read(pki.clientCert), key: read(pki.clientKey) },
-                tlsCrypt: { version: 'v1' as const, key: read(pki.tlsCrypt) },
+                tlsCrypt: { version: 'v2' as const, key: read(pki.tlsCryptClient) },
                 dataCiphers: [o.cipher],
                 verifyName: 'gw',
               },
@@ -126,6 +136,7 @@ export function stockOpenvpn(o: {
         startClient() {
           const client = spawnWatched(lab, 'laptop', 'openvpn client', 'openvpn', [
             ...common,
+            ...['--tls-crypt-v2', pki.tlsCryptClient],
             '--client',
             ...['--proto', o.proto === 'udp' ? 'udp' : 'tcp-client'],
             ...['--remote', endpoint, String(PORT), '--nobind'],

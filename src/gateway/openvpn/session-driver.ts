@@ -69,11 +69,16 @@ export class SessionDriver implements LiveSession {
     this.#hooks = o.hooks;
   }
 
-  /** The core's wake callback: TLS events are queued; handle them soon, never re-entrantly. */
+  /**
+   * The core's wake callback: TLS events are queued; handle them soon, never re-entrantly. A
+   * microtask runs once the current call into the core has returned, before the event loop
+   * polls again: a TLS step finished on the pool is answered at once, not a loop turn later
+   * (each turn was 0.1-0.3 ms of a connect).
+   */
   wake = (): void => {
     if (this.#wakePending || this.isClosed) return;
     this.#wakePending = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.#wakePending = false;
       if (!this.isClosed) this.run(this.core.handleTlsEvents(Date.now()));
     });

@@ -55,6 +55,15 @@ export class SessionPolicies {
     if (this.#dp.hasPeer(session.peerId)) this.#dp.setPolicy(session.peerId, policy);
   }
 
+  /**
+   * Compiles the policy of each configured group alone and of the default ahead of the first
+   * client (most users are in one group); other group sets compile when first seen.
+   */
+  prepare(): void {
+    this.#policyFor([]);
+    for (const group of Object.keys(this.#gw.config.groups)) this.#policyFor([group]);
+  }
+
   /** The data path just created the session's peer: it gets its policy before any packet. */
   peerAdded(peerId: number): void {
     const e = this.#byPeerId.get(peerId);

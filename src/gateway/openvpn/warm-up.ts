@@ -6,7 +6,9 @@
 //   compiler: ~50 ms to connect instead of ~20 (bench/README.md, "first connect");
 // - it proves at start that this build's TLS engine and session cores complete a handshake,
 //   instead of learning it from the first user's failure.
-// Nothing touches the network, the store or the data plane.
+// Nothing touches the network, the store or the data plane: the server's `authenticate` is
+// answered by `admit` (the gateway passes its admission path over a scratch store,
+// admission-rehearsal.ts) or with a fixed PUSH_REPLY.
 import { randomBytes } from 'node:crypto';
 import {
   createCa,
@@ -16,6 +18,7 @@ import {
   issueServerCert,
 } from '../../control/pki/index.js';
 import { PosternError } from '../../errors.js';
+import { profileKeyMetadata } from '../../control/profile/key-metadata.js';
 import { generateClientKey, tlsCryptV2ServerKey } from '../../crypto/tls-crypt-v2.js';
 import { TLS_CRYPT_V2_CLIENT_KEY_LEN } from '../../wire/openvpn/constants.js';
 import { clientTlsEngine, gatewayTlsEngine } from '../../io/tls/engine-choice.js';
@@ -29,7 +32,11 @@ import {
   handleFirstContact,
   type ServerControlWrap,
 } from '../../proto/openvpn/session/first-contact.js';
-import { ServerSession, type ServerOutput } from '../../proto/openvpn/session/server-session.js';
+import {
+  ServerSession,
+  type AuthRequest,
+  type ServerOutput,
+} from '../../proto/openvpn/session/server-session.js';
 
 export interface WarmUpOptions {
   /** Handshakes to run; each takes a few milliseconds once the code is warm. */
@@ -38,6 +45,8 @@ export interface WarmUpOptions {
   tlsCrypt: 'v1' | 'v2';
   dataCiphers: readonly string[];
   minTls: '1.2' | '1.3';
+  /** Answers the server core's `authenticate`; without it every client gets a fixed push. */
+  admit?: (request: AuthRequest) => Promise<PushConfig>;
 }
 
 export interface WarmUpResult {
@@ -45,6 +54,7 @@ export interface WarmUpResult {
   ms: number;
 }
 
+const WARM_UP_NAME = 'warm-up';
 const CLIENT_ADDRESS = { ip: '192.0.2.1', port: 1 };
 const WARM_UP_PUSH: PushConfig = {
   topology: 'subnet',
@@ -66,8 +76,12 @@ export async function warmUpSessionCores(o: WarmUpOptions): Promise<WarmUpResult
   const started = performance.now();
   const now = new Date();
   const ca = await createCa({ commonName: 'Postern warm-up CA', now });
-  const server = await issueServerCert(ca, { commonName: 'warm-up', endpoint: 'warm-up', now });
-  const client = await issueClientCert(ca, { commonName: 'warm-up', now });
+  const server = await issueServerCert(ca, {
+    commonName: WARM_UP_NAME,
+    endpoint: WARM_UP_NAME,
+    now,
+  });
+  const client = await issueClientCert(ca, { commonName: WARM_UP_NAME, now });
   const minVersion = o.minTls === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
   const serverTls = gatewayTlsEngine({
     ca: ca.certPem,
@@ -88,10 +102,8 @@ export async function warmUpSessionCores(o: WarmUpOptions): Promise<WarmUpResult
     const k = generateClientKey(
       tlsCryptV2ServerKey(serverKeyBytes),
       random(TLS_CRYPT_V2_CLIENT_KEY_LEN),
-      {
-        type: 'user',
-        data: new Uint8Array(0),
-      },
+      // What an exported profile's key carries, so the gateway reads it as it reads a user's.
+      profileKeyMetadata({ user: WARM_UP_NAME, serial: client.serial }),
     );
     serverWrap = { kind: 'tls-crypt-v2', serverKey: serverKeyBytes };
     clientWrap = { kind: 'tls-crypt-v2', clientKey: k.clientKey, wkc: k.wkc };
@@ -102,7 +114,7 @@ export async function warmUpSessionCores(o: WarmUpOptions): Promise<WarmUpResult
   }
   const firstContact = { wrap: serverWrap, cookieKey: random(32) };
   for (let round = 0; round < o.rounds; round++) {
-    await oneHandshake(firstContact, serverTls, clientTls, clientWrap, o.dataCiphers);
+    await oneHandshake(firstContact, serverTls, clientTls, clientWrap, o);
   }
   return { handshakes: o.rounds, ms: performance.now() - started };
 }
@@ -112,8 +124,9 @@ async function oneHandshake(
   serverTls: ReturnType<typeof gatewayTlsEngine>['factory'],
   clientTls: ReturnType<typeof clientTlsEngine>['factory'],
   clientWrap: ClientControlWrap,
-  dataCiphers: readonly string[],
+  o: WarmUpOptions,
 ): Promise<void> {
+  const { dataCiphers, admit } = o;
   const toServer: Uint8Array[] = [];
   const toClient: Uint8Array[] = [];
   let configured = false;
@@ -130,7 +143,20 @@ async function oneHandshake(
     for (const out of outs) {
       if (out.kind === 'send') toClient.push(out.packet);
       else if (out.kind === 'authenticate' && serverSession) {
-        onServer(serverSession.accept(WARM_UP_PUSH, Date.now()));
+        const session = serverSession;
+        if (!admit) onServer(session.accept(WARM_UP_PUSH, Date.now()));
+        else {
+          admit(out.request).then(
+            (push) => {
+              onServer(session.accept(push, Date.now()));
+              wake();
+            },
+            (e: unknown) => {
+              failure = (e as Error).message;
+              wake();
+            },
+          );
+        }
       } else if (out.kind === 'closed') failure = `server ${out.kind}`;
     }
   };

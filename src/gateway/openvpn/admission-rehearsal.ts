@@ -1,0 +1,107 @@
+// The start-up warm-up's answer to its clients' `authenticate`: the gateway's own admission path
+// (authorise against the store, lease addresses, compile the groups' policy, build the
+// PUSH_REPLY, write the audit record, release the lease) run against a scratch store in memory.
+// V8 compiles code on first use: without this, a fresh gateway's first client waited ~3.5 ms
+// between its key exchange and the PUSH_REPLY, against ~0.7 ms once the path was warm. The
+// real store is not touched (its statements are prepared by rehearseAuthorize and
+// LeaseStore.rehearse), nor is the data plane.
+import type { Config } from '../../control/config/index.js';
+import { compilePolicy } from '../../control/policy/compile.js';
+import { LeaseStore } from '../../control/pool/leases.js';
+import { openStore, writeAudit, type Store } from '../../control/store/index.js';
+import { PosternError } from '../../errors.js';
+import type { PushConfig } from '../../proto/openvpn/push-reply.js';
+import type { AuthRequest } from '../../proto/openvpn/session/server-session.js';
+import { authorize, newAuthContext } from './authorize.js';
+import { pushConfigFor } from './push-config.js';
+
+export class AdmissionRehearsal {
+  readonly #config: Config;
+  readonly #store: Store;
+  readonly #leases: LeaseStore;
+  readonly #auth = newAuthContext(new Date());
+  /** Users already written to the scratch store, by certificate serial. */
+  readonly #known = new Set<string>();
+  #sessions = 0;
+
+  private constructor(config: Config, store: Store) {
+    this.#config = config;
+    this.#store = store;
+    this.#leases = new LeaseStore(store.db, config.pools);
+  }
+
+  /** A scratch store with the gateway's pools and groups; close() when done. */
+  static async open(config: Config): Promise<AdmissionRehearsal> {
+    return new AdmissionRehearsal(config, await openStore('', 'sqlite::memory:'));
+  }
+
+  /** Admits the warm-up client as #authenticate admits a real one; throws if it would refuse. */
+  async admit(req: AuthRequest): Promise<PushConfig> {
+    const now = new Date();
+    await this.#enrol(req, now);
+    const decision = await authorize(this.#store.db, req, { ...this.#auth, now });
+    if (!decision.ok) {
+      throw new PosternError('WARM_UP_FAILED', `the rehearsal was refused: ${decision.reason}`);
+    }
+    const session = `rehearsal-${this.#sessions++}`;
+    const { v4, v6 } = await this.#leases.acquire(decision.user, session, now);
+    compilePolicy(this.#config, decision.groups);
+    await writeAudit(
+      this.#store.db,
+      {
+        event: 'auth',
+        user: decision.user,
+        remote: 'rehearsal',
+        result: 'ok',
+        reason: decision.method,
+        detail: { groups: decision.groups, method: decision.method },
+      },
+      now,
+    );
+    const push = pushConfigFor(this.#config, decision.groups, { v4, v6 });
+    await this.#leases.release(session, now);
+    return push;
+  }
+
+  close(): Promise<void> {
+    return this.#store.close();
+  }
+
+  /** The client's user, certificate and every configured group, once per certificate. */
+  async #enrol(req: AuthRequest, now: Date): Promise<void> {
+    const name = req.commonName;
+    const serial = req.certSerial;
+    if (name === undefined || serial === undefined || this.#known.has(serial)) return;
+    this.#known.add(serial);
+    const db = this.#store.db;
+    const at = now.toISOString();
+    const user = await db
+      .insertInto('users')
+      .values({
+        ...{ name, created_at: at, password_hash: null, totp_secret: null },
+        ...{ static_ipv4: null, static_ipv6: null },
+      })
+      .onConflict((c) => c.doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    await db
+      .insertInto('certificates')
+      .values({
+        serial,
+        user_name: name,
+        kind: 'client',
+        subject: `CN=${name}`,
+        not_before: at,
+        not_after: at,
+        revoked_at: null,
+      })
+      .execute();
+    const groups = Object.keys(this.#config.groups);
+    if (user !== undefined && groups.length > 0) {
+      await db
+        .insertInto('user_groups')
+        .values(groups.map((group_name) => ({ user_id: user.id, group_name })))
+        .execute();
+    }
+  }
+}
