@@ -180,6 +180,7 @@ export abstract class SessionCore<Extra extends { kind: string }> {
   /** One control packet from the peer (anything but DATA_V1/V2). */
   receive(bytes: Uint8Array, now: number): (CommonOutput | Extra)[] {
     if (this.phase === 'closed') return [];
+    this.deferredWork();
     this.drainInbox(now);
     this.receivePacket(bytes, now);
     this.drainInbox(now);
@@ -196,6 +197,7 @@ export abstract class SessionCore<Extra extends { kind: string }> {
   /** Retransmissions, renegotiation and other timers; call at `nextDeadline()`. */
   handleTimeout(now: number): (CommonOutput | Extra)[] {
     if (this.phase === 'closed') return [];
+    this.deferredWork();
     this.drainInbox(now);
     this.runSchedule(now);
     if (!this.closed) this.onTimers(now);
@@ -437,6 +439,12 @@ export abstract class SessionCore<Extra extends { kind: string }> {
     this.primary = this.newKeyState(keyId, Opcode.CONTROL_SOFT_RESET_V1);
     this.renegotiations += 1;
   }
+
+  /**
+   * Work a call put off to the next packet or timer, so that the packets it made are not held
+   * up by it (they leave only when the call returns).
+   */
+  protected deferredWork(): void {}
 
   // Internals.
 
