@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const RUNNER = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
 const root = process.getuid?.() === 0;
-const RUN_TIMEOUT_MS = 120_000;
+const RUN_TIMEOUT_MS = 240_000;
 
 interface Run {
   code: number | null;
