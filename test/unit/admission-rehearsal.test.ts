@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/control/config/index.js';
-import { openStore } from '../../src/control/store/index.js';
+import { openScratchStore, openStore } from '../../src/control/store/index.js';
 import { AdmissionRehearsal } from '../../src/gateway/openvpn/admission-rehearsal.js';
 import { warmUpSessionCores } from '../../src/gateway/openvpn/warm-up.js';
 import type { PushConfig } from '../../src/proto/openvpn/push-reply.js';
@@ -64,14 +64,21 @@ describe('admission rehearsal', () => {
     );
   });
 
-  it('sqlite::memory: opens a store that leaves no file behind', async () => {
+  it('a scratch store keeps nothing on disk, and postern.yaml cannot name one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'postern-mem-'));
+    const cwd = process.cwd();
     try {
-      const store = await openStore(dir, 'sqlite::memory:');
-      await store.db.insertInto('meta').values({ key: 'k', value: 'v' }).execute();
-      await store.close();
+      process.chdir(dir);
+      const scratch = await openScratchStore();
+      await scratch.db.insertInto('meta').values({ key: 'k', value: 'v' }).execute();
+      await scratch.close();
       assert.deepEqual(readdirSync(dir), []);
+      // `sqlite::memory:` in postern.yaml is a file of that name in the data directory.
+      const named = await openStore(dir, 'sqlite::memory:');
+      await named.close();
+      assert.ok(readdirSync(dir).includes(':memory:'));
     } finally {
+      process.chdir(cwd);
       rmSync(dir, { recursive: true, force: true });
     }
   });

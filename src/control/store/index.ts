@@ -1,4 +1,4 @@
-export { openStore, type Store, type Db } from './open.js';
+export { openScratchStore, openStore, type Store, type Db } from './open.js';
 export * from './audit.js';
 export * from './accounting.js';
 export { AccountingUpdates } from './accounting-updates.js';

@@ -32,21 +32,30 @@ export async function openStore(dir: string, url: string): Promise<Store> {
     );
   }
   const file = url.slice('sqlite:'.length);
-  // `sqlite::memory:`: a store that lives and dies with the process (the gateway's start-up
-  // rehearsal); nothing else shares it, so it needs no file and no WAL.
-  const inMemory = file === MEMORY;
-  const path = inMemory || isAbsolute(file) ? file : join(dir, file);
+  const path = isAbsolute(file) ? file : join(dir, file);
   let sqlite: Sqlite.Database;
   try {
     // Password hashes and TOTP secrets live here: the file (and SQLite's -wal/-shm, which copy
     // its mode) is private from the first byte.
-    if (!inMemory) closeSync(openSync(path, 'a', 0o600));
+    closeSync(openSync(path, 'a', 0o600));
     sqlite = new Sqlite(path);
   } catch (e) {
     throw new PosternError('STORE_OPEN', `cannot open the store ${path}: ${(e as Error).message}`);
   }
   // WAL lets the CLI read and write while the gateway runs; a committed row survives SIGKILL.
-  if (!inMemory) sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('journal_mode = WAL');
+  return storeOn(sqlite, path);
+}
+
+/**
+ * A store in memory that lives and dies with the process, for the gateway's start-up rehearsal:
+ * nothing else can open it (no file, no WAL), and postern.yaml cannot name it.
+ */
+export function openScratchStore(): Promise<Store> {
+  return storeOn(new Sqlite(MEMORY), MEMORY);
+}
+
+async function storeOn(sqlite: Sqlite.Database, path: string): Promise<Store> {
   // In WAL mode NORMAL still keeps every commit through a crash of the process (SIGKILL) and
   // never corrupts the file; only a power cut may lose the last commits. FULL would fsync on
   // every commit: a millisecond per handshake that buys nothing a gateway needs.

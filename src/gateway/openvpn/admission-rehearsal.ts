@@ -8,7 +8,7 @@
 import type { Config } from '../../control/config/index.js';
 import { compilePolicy } from '../../control/policy/compile.js';
 import { LeaseStore } from '../../control/pool/leases.js';
-import { openStore, writeAudit, type Store } from '../../control/store/index.js';
+import { openScratchStore, writeAudit, type Store } from '../../control/store/index.js';
 import { PosternError } from '../../errors.js';
 import type { PushConfig } from '../../proto/openvpn/push-reply.js';
 import type { AuthRequest } from '../../proto/openvpn/session/server-session.js';
@@ -32,7 +32,7 @@ export class AdmissionRehearsal {
 
   /** A scratch store with the gateway's pools and groups; close() when done. */
   static async open(config: Config): Promise<AdmissionRehearsal> {
-    return new AdmissionRehearsal(config, await openStore('', 'sqlite::memory:'));
+    return new AdmissionRehearsal(config, await openScratchStore());
   }
 
   /** Admits the warm-up client as #authenticate admits a real one; throws if it would refuse. */
