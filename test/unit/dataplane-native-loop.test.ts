@@ -13,6 +13,8 @@ import type { LinuxTun } from '../../src/io/tun/linux-tun.js';
 import { MemoryTun } from '../../src/io/tun/memory-tun.js';
 import { dataChannelKeys } from '../../src/dataplane/reference/openvpn-data.js';
 import {
+  PEER_COUNTER_SLOTS,
+  PeerCounterSlot,
   ReferenceOpenvpnDataPlane,
   type NetworkVerdict,
 } from '../../src/dataplane/reference/openvpn-peers.js';
@@ -160,6 +162,15 @@ for (const offload of [false, true]) {
         assert.equal(c.packetsOut, 2);
         assert.equal(c.bytesOut, down4.length + down6.length);
         assert.ok(Math.abs(c.lastRxMs - Date.now()) < WAIT_MS);
+
+        // The keepalive sweep's allocation-free read gives the same counters, slot by slot.
+        const slots = new Float64Array(PEER_COUNTER_SLOTS);
+        assert.equal(gw.countersInto(PEER, slots), true);
+        for (const [name, slot] of Object.entries(PeerCounterSlot)) {
+          assert.equal(slots[slot], c[name as keyof typeof c], name);
+        }
+        assert.equal(gw.countersInto(PEER + 1, slots), false);
+        assert.throws(() => gw.countersInto(PEER, new Float64Array(3)), /Float64Array/);
       });
 
       it('a burst of 500 packets arrives complete and in order', async () => {

@@ -100,6 +100,8 @@ export interface NativeOvpnDataplane {
   /** OpenVPN's ping; with exit true, OCC_EXIT instead (explicit-exit-notify without cc-exit). */
   sendPing(peerId: number, exit?: boolean): boolean;
   counters(peerId: number): NativePeerCounters | undefined;
+  /** The same counters into `out` (PeerCounterSlot order), allocating nothing; false: no peer. */
+  countersInto(peerId: number, out: Float64Array): boolean;
   dropCounters(): Record<NativeDropReason, number>;
   stats(): NativeDataplaneStats;
   sendControl(bytes: Uint8Array, address: string, port: number, localAddress?: string): boolean;

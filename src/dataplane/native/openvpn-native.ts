@@ -401,6 +401,11 @@ export class NativeOpenvpnDataPlane {
     return this.#native.counters(peerId) ?? undefined;
   }
 
+  /** The peer's counters into `out` (PeerCounterSlot order), allocating nothing; false: no peer. */
+  countersInto(peerId: number, out: Float64Array): boolean {
+    return this.#native.countersInto(peerId, out);
+  }
+
   /**
    * What the peer may send to, checked on the RX thread after decryption and the source check;
    * undefined lifts it. Takes effect from the next received batch. False if no such peer.

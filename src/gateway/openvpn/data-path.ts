@@ -151,6 +151,13 @@ export class GatewayDataPath {
       : this.reference.counters(peerId);
   }
 
+  /** The peer's counters into `out` (PeerCounterSlot order), allocating nothing; false: no peer. */
+  countersInto(peerId: number, out: Float64Array): boolean {
+    return this.#inNative.has(peerId)
+      ? (this.native?.countersInto(peerId, out) ?? false)
+      : this.reference.countersInto(peerId, out);
+  }
+
   sendPing(peerId: number): void {
     if (this.#inNative.has(peerId)) this.native?.sendPing(peerId);
     else this.reference.sendPing(peerId);

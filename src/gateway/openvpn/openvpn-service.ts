@@ -45,6 +45,7 @@ import type { SessionFacts } from '../session-events.js';
 import { startSessionListeners, type SessionListeners } from '../session-listeners.js';
 import { authorize, rehearseAuthorize } from './authorize.js';
 import type { GatewayDataPath } from './data-path.js';
+import { PEER_COUNTER_SLOTS, PeerCounterSlot } from '../../dataplane/reference/openvpn-peers.js';
 import { parseHostPort } from '../../io/net/host-port.js';
 import { looksLikeOpenvpn, relay, sniff } from './port-share.js';
 import { radiusAuthenticateWith } from '../../control/radius/settings.js';
@@ -118,6 +119,8 @@ export class OpenvpnService {
   /** close() has begun: no new session is opened. */
   #stopping = false;
   readonly drops = new Map<string, number>();
+  /** The keepalive sweep's view of one peer's counters, reused for every peer. */
+  readonly #sweepCounters = new Float64Array(PEER_COUNTER_SLOTS);
   readonly #policies: SessionPolicies;
 
   constructor(
@@ -771,22 +774,25 @@ export class OpenvpnService {
   #keepalive(): void {
     const now = Date.now();
     this.#policies.sweep(now);
+    const c = this.#sweepCounters;
     for (const d of this.#byPeerId.values()) {
       const ka = d.core.keepalive;
-      const c = this.#dp.counters(d.peerId);
+      const known = this.#dp.countersInto(d.peerId, c);
       // explicit-exit-notify from a client without cc-exit (OCC_EXIT on the data channel).
-      if (c && c.exitNotices > 0) {
+      if (known && c[PeerCounterSlot.exitNotices]! > 0) {
         d.close('exit', 'the client said OCC_EXIT (explicit-exit-notify)');
         continue;
       }
-      if (!ka || !c || !d.connectedAt) continue;
-      if (now - c.lastRxMs > ka.timeoutSec * 1000) {
+      if (!ka || !known || !d.connectedAt) continue;
+      if (now - c[PeerCounterSlot.lastRxMs]! > ka.timeoutSec * 1000) {
         d.close('ping-restart', `no packet for ${ka.timeoutSec}s`);
         continue;
       }
-      if (now - c.lastTxMs >= ka.pingIntervalSec * 1000) this.#dp.sendPing(d.peerId);
+      if (now - c[PeerCounterSlot.lastTxMs]! >= ka.pingIntervalSec * 1000) {
+        this.#dp.sendPing(d.peerId);
+      }
       // reneg-bytes: the data path counts; the core decides when a key has carried enough.
-      const total = c.bytesIn + c.bytesOut;
+      const total = c[PeerCounterSlot.bytesIn]! + c[PeerCounterSlot.bytesOut]!;
       if (this.config.openvpn['reneg-bytes'] > 0 && total > d.countedBytes) {
         d.core.countTraffic(d.currentKeyId, total - d.countedBytes, 0);
         d.countedBytes = total;
