@@ -562,8 +562,20 @@ static napi_status set_number(napi_env env, napi_value object, const char *name,
   return napi_set_named_property(env, object, name, value);
 }
 
-/* Slots of countersInto's Float64Array. */
+/* A peer's counters, in the order of counters()'s names and of countersInto's slots. */
 #define DP_COUNTER_SLOTS 7
+static const char *const DP_COUNTER_NAMES[DP_COUNTER_SLOTS] = {
+    "bytesIn", "bytesOut", "packetsIn", "packetsOut", "lastRxMs", "lastTxMs", "exitNotices"};
+
+static void peer_counters(dp_peer *p, double out[DP_COUNTER_SLOTS]) {
+  out[0] = (double)counter_get(&p->bytes_in);
+  out[1] = (double)counter_get(&p->bytes_out);
+  out[2] = (double)counter_get(&p->packets_in);
+  out[3] = (double)counter_get(&p->packets_out);
+  out[4] = (double)counter_get(&p->last_rx_ms);
+  out[5] = (double)counter_get(&p->last_tx_ms);
+  out[6] = (double)counter_get(&p->exit_notices);
+}
 
 /* counters(peerId): { bytesIn, bytesOut, packetsIn, packetsOut, lastRxMs, lastTxMs, exitNotices }
  * | undefined */
@@ -575,15 +587,13 @@ static napi_value dp_counters(napi_env env, napi_callback_info info) {
   if (d == NULL) return NULL;
   dp_peer *p = dp_find_peer(d, id);
   if (p == NULL) return NULL;
+  double values[DP_COUNTER_SLOTS];
+  peer_counters(p, values);
   napi_value result;
   NAPI_CALL(env, napi_create_object(env, &result));
-  NAPI_CALL(env, set_number(env, result, "bytesIn", (double)counter_get(&p->bytes_in)));
-  NAPI_CALL(env, set_number(env, result, "bytesOut", (double)counter_get(&p->bytes_out)));
-  NAPI_CALL(env, set_number(env, result, "packetsIn", (double)counter_get(&p->packets_in)));
-  NAPI_CALL(env, set_number(env, result, "packetsOut", (double)counter_get(&p->packets_out)));
-  NAPI_CALL(env, set_number(env, result, "lastRxMs", (double)counter_get(&p->last_rx_ms)));
-  NAPI_CALL(env, set_number(env, result, "lastTxMs", (double)counter_get(&p->last_tx_ms)));
-  NAPI_CALL(env, set_number(env, result, "exitNotices", (double)counter_get(&p->exit_notices)));
+  for (int i = 0; i < DP_COUNTER_SLOTS; i++) {
+    NAPI_CALL(env, set_number(env, result, DP_COUNTER_NAMES[i], values[i]));
+  }
   return result;
 }
 
@@ -609,16 +619,7 @@ static napi_value dp_counters_into(napi_env env, napi_callback_info info) {
   }
   dp_peer *p = dp_find_peer(d, id);
   napi_value result;
-  if (p != NULL) {
-    double *out = base;
-    out[0] = (double)counter_get(&p->bytes_in);
-    out[1] = (double)counter_get(&p->bytes_out);
-    out[2] = (double)counter_get(&p->packets_in);
-    out[3] = (double)counter_get(&p->packets_out);
-    out[4] = (double)counter_get(&p->last_rx_ms);
-    out[5] = (double)counter_get(&p->last_tx_ms);
-    out[6] = (double)counter_get(&p->exit_notices);
-  }
+  if (p != NULL) peer_counters(p, base);
   NAPI_CALL(env, napi_get_boolean(env, p != NULL, &result));
   return result;
 }
