@@ -28,6 +28,12 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
     await lab?.destroy();
   });
 
+  it('warmed up at start through its own admission path, without an error', () => {
+    const warmUp = gw.log.lines.filter((l) => l.includes('"event":"warm-up"'));
+    assert.equal(warmUp.length, 1, warmUp.join('\n'));
+    assert.match(warmUp[0] ?? '', /"handshakes":40\b/);
+  });
+
   for (const proto of ['udp', 'tcp'] as const) {
     describe(`over ${proto.toUpperCase()}`, () => {
       let client: OpenvpnClient;

@@ -43,7 +43,7 @@ export const PeerCounterSlot = {
   lastTxMs: 5,
   exitNotices: 6,
 } as const;
-export const PEER_COUNTER_SLOTS = 7;
+export const PEER_COUNTER_SLOTS = Object.keys(PeerCounterSlot).length;
 
 export interface PeerCounters {
   bytesIn: number;
