@@ -53,6 +53,7 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
     [STAT_TX_SUPER_PACKETS] = "txSuperPackets", [STAT_TX_SEGMENTS] = "txSegments",
     [STAT_TCP_RX_PACKETS] = "tcpRxPackets",     [STAT_TCP_READS] = "tcpReads",
     [STAT_TCP_TX_PACKETS] = "tcpTxPackets",     [STAT_TCP_WRITES] = "tcpWrites",
+    [STAT_TX_BY_RX] = "txByRx",
 };
 
 /* ---------------------------------------------------------------- life cycle */
@@ -87,7 +88,9 @@ static void shutdown_dp(dp *d) {
   dp_tcp_shutdown(d);
   if (d->udp_fd >= 0) close(d->udp_fd);
   if (d->wake_fd >= 0) close(d->wake_fd);
-  d->udp_fd = d->wake_fd = -1;
+  if (d->rx_kick_fd >= 0) close(d->rx_kick_fd);
+  if (d->tx_kick_fd >= 0) close(d->tx_kick_fd);
+  d->udp_fd = d->wake_fd = d->rx_kick_fd = d->tx_kick_fd = -1;
   pthread_rwlock_wrlock(&d->lock);
   dp_free_tables(d);
   pthread_rwlock_unlock(&d->lock);
@@ -908,7 +911,7 @@ static napi_value dp_construct(napi_env env, napi_callback_info info) {
   d->env = env;
   d->tun_fd = tun_fd;
   d->offload = offload;
-  d->wake_fd = -1;
+  d->wake_fd = d->rx_kick_fd = d->tx_kick_fd = -1;
   d->peers = calloc(DP_TABLE_MIN_BUCKETS, sizeof *d->peers);
   d->routes = calloc(DP_TABLE_MIN_BUCKETS, sizeof *d->routes);
   d->peer_mask = d->route_mask = DP_TABLE_MIN_BUCKETS - 1;
@@ -931,11 +934,16 @@ static napi_value dp_construct(napi_env env, napi_callback_info info) {
     return NULL;
   }
   d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  int uv_status = d->wake_fd < 0 ? -errno : uv_async_init(loop, &d->async, dp_on_async);
+  d->rx_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  d->tx_kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  bool fds_ok = d->wake_fd >= 0 && d->rx_kick_fd >= 0 && d->tx_kick_fd >= 0;
+  int uv_status = !fds_ok ? -errno : uv_async_init(loop, &d->async, dp_on_async);
   if (uv_status != 0) {
-    const char *what = d->wake_fd < 0 ? "eventfd" : "uv_async_init";
+    const char *what = !fds_ok ? "eventfd" : "uv_async_init";
     close(d->udp_fd);
     if (d->wake_fd >= 0) close(d->wake_fd);
+    if (d->rx_kick_fd >= 0) close(d->rx_kick_fd);
+    if (d->tx_kick_fd >= 0) close(d->tx_kick_fd);
     dp_free_tables(d);
     free_dp(d);
     return pst_throw_errno(env, what, -uv_status);

@@ -80,6 +80,12 @@
 #define DP_CACHE_LINE 64
 /* A send that would block is retried after waiting this long at most for room. */
 #define DP_SEND_WAIT_MS 100
+/* The TUN device's owner (ovpn_tx.c): a batch of this many packets, or a super-packet, moves it
+ * to the TX thread; this long without a packet moves it back to the RX thread. */
+#define DP_TUN_OWNER_TX 0
+#define DP_TUN_OWNER_RX 1
+#define DP_TUN_HANDOVER_PACKETS 8
+#define DP_TUN_HANDBACK_MS 10
 /* OpenVPN's first and last valid opcodes (1 and 2, key method 1, are gone since 2.5). */
 #define OVPN_OP_FIRST 3
 #define OVPN_OP_LAST 11
@@ -124,6 +130,7 @@ enum {
   STAT_TCP_READS,
   STAT_TCP_TX_PACKETS,
   STAT_TCP_WRITES,
+  STAT_TX_BY_RX,
   STAT_COUNT
 };
 
@@ -249,6 +256,14 @@ typedef struct dp {
   pthread_t rx_thread, tx_thread;
   bool rx_started, tx_started;
   atomic_bool stopping;
+  /* The right to read the TUN device and send what it holds (ovpn_tx.c), taken by whichever
+   * thread serves the device; tx_shared (the TX thread's state, NULL before it starts and after
+   * it ends) is read and written only under it. tun_owner: which thread polls the device;
+   * rx_kick_fd / tx_kick_fd wake a thread given it. */
+  atomic_bool tx_claimed;
+  struct tx_state *tx_shared;
+  _Atomic int tun_owner;
+  int rx_kick_fd, tx_kick_fd;
 
   pthread_rwlock_t lock;
   dp_peer **peers;
@@ -312,6 +327,15 @@ static inline bool wait_ready(dp *d, int fd, short events, int timeout_ms, short
   if (revents != NULL) *revents = r > 0 ? fds[0].revents : 0;
   return !atomic_load_explicit(&d->stopping, memory_order_relaxed);
 }
+
+/* ovpn_tx.c. Who polls the TUN device: the TX thread while it brings batches (both cores at
+ * work), the RX thread while traffic is light, as a single-threaded server does: a reply that
+ * comes back while the RX thread is awake (~20 us from a host on the gateway's side) is sent
+ * without waking a second thread (~100 us on a VM). dp_rx_serve_tun: one batch from the device,
+ * on the RX thread, which owns it; busy batches hand it to the TX thread, which hands it back
+ * after DP_TUN_HANDBACK_MS of quiet. */
+bool dp_rx_owns_tun(dp *d);
+void dp_rx_serve_tun(dp *d);
 
 /* ovpn_peers.c: addresses (Date.now()-style clock in ms, inner addresses, socket addresses). */
 uint64_t dp_now_ms(void);

@@ -144,6 +144,25 @@ static void free_rx_state(rx_state *s) {
   free(s);
 }
 
+/* Sleeps until a datagram comes, or the TUN device has a packet while this thread owns it
+ * (which it then serves); false when the data plane is stopping. */
+static bool rx_wait(dp *d) {
+  bool tun = dp_rx_owns_tun(d);
+  struct pollfd fds[4] = {{.fd = d->udp_fd, .events = POLLIN},
+                          {.fd = d->wake_fd, .events = POLLIN},
+                          {.fd = d->rx_kick_fd, .events = POLLIN},
+                          {.fd = d->tun_fd, .events = POLLIN}};
+  int r = poll(fds, tun ? 4 : 3, -1);
+  if (atomic_load_explicit(&d->stopping, memory_order_relaxed)) return false;
+  if (r > 0 && (fds[2].revents & POLLIN)) {
+    uint64_t count;
+    ssize_t ignored = read(d->rx_kick_fd, &count, sizeof count);
+    (void)ignored;
+  }
+  if (tun && fds[3].revents != 0) dp_rx_serve_tun(d);
+  return true;
+}
+
 void *dp_rx_main(void *arg) {
   dp *d = arg;
   rx_state *s = calloc(1, sizeof *s);
@@ -172,7 +191,7 @@ void *dp_rx_main(void *arg) {
     if (n < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) {
-        if (!wait_ready(d, d->udp_fd, POLLIN, -1, NULL)) break;
+        if (!rx_wait(d)) break;
         continue;
       }
       if (err == EINTR || err == ECONNREFUSED || err == ENOMEM || err == ENOBUFS) continue;
@@ -214,6 +233,7 @@ void *dp_rx_main(void *arg) {
     counter_add(&d->stats[STAT_RX_BATCHES], 1);
     counter_add(&d->stats[STAT_RX_DELIVERED], written);
     counter_add(&d->stats[STAT_RX_TUN_WRITES], writes);
+    if (dp_rx_owns_tun(d)) dp_rx_serve_tun(d);
   }
   dp_flush_batch(d, &s->control_batch);
   dp_flush_batch(d, &s->floats);

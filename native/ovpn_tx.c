@@ -7,7 +7,7 @@
 #define _GNU_SOURCE
 #include "ovpn_dp_internal.h"
 
-typedef struct {
+typedef struct tx_state {
   /* TUN reads, packed: each at start[i] with DP_TX_HEADROOM free bytes in front. */
   uint8_t *slab;
   size_t start[DP_BATCH];
@@ -277,6 +277,127 @@ static void free_tx_state(tx_state *s) {
   free(s);
 }
 
+/* Reads what the TUN device holds (up to a batch), seals and sends it. Returns the packets
+ * read; 0 when there were none, with *failure set if the read failed for another reason than
+ * "nothing there". The caller holds tx_claimed. */
+static int tx_batch(dp *d, tx_state *s, int *failure) {
+  size_t header = d->offload ? OVPN_VNET_HDR_SIZE : 0;
+  size_t read_max = header + DP_TUN_PACKET_MAX;
+  int n = 0;
+  size_t used = 0;
+  *failure = 0;
+  while (n < DP_BATCH && used + DP_TX_HEADROOM + read_max <= DP_TX_SLAB_BYTES) {
+    uint8_t *at = s->slab + used + DP_TX_HEADROOM;
+    ssize_t r = read(d->tun_fd, at, read_max);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) *failure = errno;
+      break;
+    }
+    if (r == 0) break;
+    s->start[n] = used + DP_TX_HEADROOM;
+    s->len[n++] = (size_t)r;
+    used += (DP_TX_HEADROOM + (size_t)r + DP_ALIGN - 1) & ~(size_t)(DP_ALIGN - 1);
+  }
+  if (n == 0) return 0;
+  uint64_t now = dp_now_ms();
+  s->count = 0;
+  s->out_used = 0;
+  s->super_packets = s->segments_made = 0;
+  pthread_rwlock_rdlock(&d->lock);
+  for (int i = 0; i < n; i++) {
+    uint8_t *packet = s->slab + s->start[i];
+    size_t len = s->len[i];
+    if (!d->offload) {
+      tx_single(d, s, packet, len, now);
+      continue;
+    }
+    ovpn_vnet h;
+    if (len < OVPN_VNET_HDR_SIZE) {
+      s->drops[OVPN_DROP_BAD_OFFLOAD]++;
+      continue;
+    }
+    ovpn_vnet_read(packet, &h);
+    packet += OVPN_VNET_HDR_SIZE;
+    len -= OVPN_VNET_HDR_SIZE;
+    unsigned gso = h.gso_type & (unsigned)~OVPN_VNET_GSO_ECN;
+    if (gso == OVPN_VNET_GSO_NONE) {
+      if ((h.flags & OVPN_VNET_F_NEEDS_CSUM) && !ovpn_csum_complete(packet, len, &h)) {
+        s->drops[OVPN_DROP_BAD_OFFLOAD]++;
+        continue;
+      }
+      tx_single(d, s, packet, len, now);
+    } else if (gso == OVPN_VNET_GSO_TCPV4 || gso == OVPN_VNET_GSO_TCPV6) {
+      tx_super(d, s, packet, len, &h, now);
+    } else {
+      s->drops[OVPN_DROP_BAD_OFFLOAD]++;
+    }
+  }
+  /* TCP streams are written with the peers still locked in (they cannot go meanwhile). */
+  dp_tcp_flush_touched(d, &s->tcp);
+  pthread_rwlock_unlock(&d->lock);
+  int sent = s->count > 0 ? tx_send(d, s) : 0;
+  dp_flush_batch(d, &s->unrouted);
+  flush_drops(d, s->drops);
+  counter_add(&d->stats[STAT_TX_PACKETS], (uint64_t)n);
+  counter_add(&d->stats[STAT_TX_BATCHES], 1);
+  counter_add(&d->stats[STAT_TX_SENT], (uint64_t)sent);
+  counter_add(&d->stats[STAT_TX_SUPER_PACKETS], s->super_packets);
+  counter_add(&d->stats[STAT_TX_SEGMENTS], s->segments_made);
+  return n;
+}
+
+static bool tx_try_claim(dp *d) {
+  return !atomic_exchange_explicit(&d->tx_claimed, true, memory_order_acquire);
+}
+
+static void tx_unclaim(dp *d) { atomic_store_explicit(&d->tx_claimed, false, memory_order_release); }
+
+/* Waits for the claim: the other thread holds it for one batch at most. */
+static void tx_claim(dp *d) {
+  while (!tx_try_claim(d)) sched_yield();
+}
+
+static void kick(int fd) {
+  uint64_t one = 1;
+  ssize_t ignored = write(fd, &one, sizeof one);
+  (void)ignored;
+}
+
+static void drain(int fd) {
+  uint64_t count;
+  ssize_t ignored = read(fd, &count, sizeof count);
+  (void)ignored;
+}
+
+static void hand_tun_to(dp *d, int owner) {
+  atomic_store_explicit(&d->tun_owner, owner, memory_order_release);
+  kick(owner == DP_TUN_OWNER_TX ? d->tx_kick_fd : d->rx_kick_fd);
+}
+
+bool dp_rx_owns_tun(dp *d) {
+  return atomic_load_explicit(&d->tun_owner, memory_order_acquire) == DP_TUN_OWNER_RX;
+}
+
+void dp_rx_serve_tun(dp *d) {
+  if (!tx_try_claim(d)) return;
+  tx_state *s = d->tx_shared;
+  if (s == NULL) {
+    /* No TX thread (yet, or any more): the RX thread must not poll a device it cannot serve. */
+    atomic_store_explicit(&d->tun_owner, DP_TUN_OWNER_TX, memory_order_release);
+  } else {
+    int failure = 0;
+    int n = tx_batch(d, s, &failure);
+    if (n > 0) counter_add(&d->stats[STAT_TX_BY_RX], (uint64_t)n);
+    /* A busy device (a batch, a TCP super-packet) or a failing one (the TX thread reports it)
+     * goes to the TX thread. */
+    if (n >= DP_TUN_HANDOVER_PACKETS || s->super_packets > 0 || failure != 0) {
+      hand_tun_to(d, DP_TUN_OWNER_TX);
+    }
+  }
+  tx_unclaim(d);
+}
+
 void *dp_tx_main(void *arg) {
   dp *d = arg;
   tx_state *s = calloc(1, sizeof *s);
@@ -296,82 +417,42 @@ void *dp_tx_main(void *arg) {
     dp_report_error(d, THREAD_TX, ENOMEM);
     return NULL;
   }
-  size_t header = d->offload ? OVPN_VNET_HDR_SIZE : 0;
-  size_t read_max = header + DP_TUN_PACKET_MAX;
+  tx_claim(d);
+  d->tx_shared = s;
   while (!atomic_load_explicit(&d->stopping, memory_order_relaxed)) {
-    int n = 0, failure = 0;
-    size_t used = 0;
-    while (n < DP_BATCH && used + DP_TX_HEADROOM + read_max <= DP_TX_SLAB_BYTES) {
-      uint8_t *at = s->slab + used + DP_TX_HEADROOM;
-      ssize_t r = read(d->tun_fd, at, read_max);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) failure = errno;
-        break;
-      }
-      if (r == 0) break;
-      s->start[n] = used + DP_TX_HEADROOM;
-      s->len[n++] = (size_t)r;
-      used += (DP_TX_HEADROOM + (size_t)r + DP_ALIGN - 1) & ~(size_t)(DP_ALIGN - 1);
-    }
-    if (n == 0) {
-      if (failure != 0) {
-        dp_report_error(d, THREAD_TX, failure);
-        break;
-      }
-      short revents = 0;
-      if (!wait_ready(d, d->tun_fd, POLLIN, -1, &revents)) break;
-      if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
-        dp_report_error(d, THREAD_TX, revents & POLLNVAL ? EBADF : EIO);
-        break;
-      }
+    if (atomic_load_explicit(&d->tun_owner, memory_order_acquire) != DP_TUN_OWNER_TX) {
+      /* The RX thread serves the TUN device; sleep until it hands it back. */
+      tx_unclaim(d);
+      struct pollfd fds[2] = {{.fd = d->tx_kick_fd, .events = POLLIN},
+                              {.fd = d->wake_fd, .events = POLLIN}};
+      int r = poll(fds, 2, -1);
+      if (r > 0 && (fds[0].revents & POLLIN)) drain(d->tx_kick_fd);
+      tx_claim(d);
       continue;
     }
-    uint64_t now = dp_now_ms();
-    s->count = 0;
-    s->out_used = 0;
-    s->super_packets = s->segments_made = 0;
-    pthread_rwlock_rdlock(&d->lock);
-    for (int i = 0; i < n; i++) {
-      uint8_t *packet = s->slab + s->start[i];
-      size_t len = s->len[i];
-      if (!d->offload) {
-        tx_single(d, s, packet, len, now);
-        continue;
-      }
-      ovpn_vnet h;
-      if (len < OVPN_VNET_HDR_SIZE) {
-        s->drops[OVPN_DROP_BAD_OFFLOAD]++;
-        continue;
-      }
-      ovpn_vnet_read(packet, &h);
-      packet += OVPN_VNET_HDR_SIZE;
-      len -= OVPN_VNET_HDR_SIZE;
-      unsigned gso = h.gso_type & (unsigned)~OVPN_VNET_GSO_ECN;
-      if (gso == OVPN_VNET_GSO_NONE) {
-        if ((h.flags & OVPN_VNET_F_NEEDS_CSUM) && !ovpn_csum_complete(packet, len, &h)) {
-          s->drops[OVPN_DROP_BAD_OFFLOAD]++;
-          continue;
-        }
-        tx_single(d, s, packet, len, now);
-      } else if (gso == OVPN_VNET_GSO_TCPV4 || gso == OVPN_VNET_GSO_TCPV6) {
-        tx_super(d, s, packet, len, &h, now);
-      } else {
-        s->drops[OVPN_DROP_BAD_OFFLOAD]++;
-      }
+    int failure = 0;
+    int n = tx_batch(d, s, &failure);
+    if (n > 0) continue;
+    if (failure != 0) {
+      dp_report_error(d, THREAD_TX, failure);
+      break;
     }
-    /* TCP streams are written with the peers still locked in (they cannot go meanwhile). */
-    dp_tcp_flush_touched(d, &s->tcp);
-    pthread_rwlock_unlock(&d->lock);
-    int sent = s->count > 0 ? tx_send(d, s) : 0;
-    dp_flush_batch(d, &s->unrouted);
-    flush_drops(d, s->drops);
-    counter_add(&d->stats[STAT_TX_PACKETS], (uint64_t)n);
-    counter_add(&d->stats[STAT_TX_BATCHES], 1);
-    counter_add(&d->stats[STAT_TX_SENT], (uint64_t)sent);
-    counter_add(&d->stats[STAT_TX_SUPER_PACKETS], s->super_packets);
-    counter_add(&d->stats[STAT_TX_SEGMENTS], s->segments_made);
+    /* Asleep, the claim is free for the RX thread. */
+    tx_unclaim(d);
+    short revents = 0;
+    bool go_on = wait_ready(d, d->tun_fd, POLLIN, DP_TUN_HANDBACK_MS, &revents);
+    tx_claim(d);
+    if (!go_on) break;
+    if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      dp_report_error(d, THREAD_TX, revents & POLLNVAL ? EBADF : EIO);
+      break;
+    }
+    /* Quiet for a while: light traffic is the RX thread's again. */
+    if (revents == 0) hand_tun_to(d, DP_TUN_OWNER_RX);
   }
+  atomic_store_explicit(&d->tun_owner, DP_TUN_OWNER_TX, memory_order_release);
+  d->tx_shared = NULL;
+  tx_unclaim(d);
   dp_flush_batch(d, &s->unrouted);
   free_tx_state(s);
   return NULL;

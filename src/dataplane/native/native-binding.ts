@@ -62,6 +62,9 @@ export interface NativeDataplaneStats {
   tcpReads: number;
   tcpTxPackets: number;
   tcpWrites: number;
+  /** Packets from the TUN device the RX thread sealed and sent itself (a quick reply caught
+   * while the TX thread slept; native/ovpn_tx.c dp_tx_watch_reply). */
+  txByRx: number;
   peers: number;
 }
 
