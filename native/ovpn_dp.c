@@ -8,6 +8,11 @@
  *              source check -> write to TUN. Other OpenVPN opcodes and unknown peer ids -> JS.
  *   TX thread (ovpn_tx.c): read TUN (up to 64) -> inner destination -> peer -> AEAD seal in
  *              place with the primary key -> sendmmsg. Packets for no native peer -> JS.
+ *              While traffic is light the RX thread polls the TUN device instead and runs
+ *              this same step itself (the reply to what it just wrote is often there before it
+ *              would sleep: one thread woken per round trip, as in OpenVPN, instead of two); a
+ *              batch of 8 or a super-packet hands the device to the TX thread, 10 ms of quiet
+ *              hands it back. `tx_claimed` lets one thread at a time run the step.
  *   TCP thread (ovpn_tcp.c, started with the first TCP peer): OpenVPN-over-TCP streams JS
  *              handed over; the same open/accept as RX; TX frames a TCP peer's packets into
  *              its stream's buffer instead of a datagram.
@@ -23,8 +28,9 @@
  * batch, around the crypto and routing of the whole batch, and never while blocked in a system
  * call, so the fast path pays one uncontended atomic pair per 64 packets and JS waits at most
  * one batch. Per-peer state is split by writer: the RX thread owns the receive key halves, the
- * replay windows and the *_in counters; the TX thread owns the send key halves, packet id
- * counters and *_out counters (JS touches them only under the write lock: sendPing). The one
+ * replay windows and the *_in counters; the TX step owns the send key halves, packet id
+ * counters and *_out counters (whichever thread holds `tx_claimed` runs it; JS touches them
+ * only under the write lock: sendPing). The one
  * field two threads write concurrently is the peer's remote address (RX floats it, TX reads
  * it): a per-peer spinlock. Counters are relaxed atomics so JS can read them at any time
  * without the lock (peers are freed only on the JS thread, so a peer JS can see is alive).
