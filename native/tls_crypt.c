@@ -7,6 +7,10 @@
  *
  *   tlsCryptSeal(ke, ka, header, plaintext) -> Buffer  header || tag || ciphertext
  *   tlsCryptOpen(ke, ka, packet)            -> Buffer  plaintext, or null if not authentic
+ *   tlsCryptOpenDetached(ke, ka, authenticated, tag, ciphertext)
+ *                                           -> Buffer  the same open with the parts apart: the
+ *                                              tag covers authenticated || plaintext (tls-crypt-v2
+ *                                              WKc: its 2 length bytes, then Kc and metadata)
  *
  * Keys are 32 bytes each, the header is the 17 cleartext bytes (opcode, session id, packet id,
  * net time); lengths are checked here too, never trusted.
@@ -81,8 +85,8 @@ static int aes256_ctr(const uint8_t *key, const uint8_t *iv, const uint8_t *in, 
 /* Reads `count` byte arguments; throws TypeError naming the first bad one. */
 static int byte_args(napi_env env, napi_callback_info info, size_t count, uint8_t **data,
                      size_t *len) {
-  napi_value argv[4];
-  size_t argc = 4;
+  napi_value argv[5];
+  size_t argc = 5;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < count) {
     napi_throw_type_error(env, NULL, "missing arguments");
     return 0;
@@ -127,42 +131,64 @@ static napi_value tls_crypt_seal(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value tls_crypt_open(napi_env env, napi_callback_info info) {
-  uint8_t *arg[3];
-  size_t len[3];
-  if (!byte_args(env, info, 3, arg, len)) return NULL;
+/* The plaintext of `ct` if `tag` is HMAC-SHA256(ka, authenticated || plaintext); null if not. */
+static napi_value open_parts(napi_env env, const uint8_t *ke, const uint8_t *ka,
+                             const uint8_t *authenticated, size_t authenticated_len,
+                             const uint8_t *tag, const uint8_t *ct, size_t ct_len) {
   napi_value null_value;
   NAPI_CALL(env, napi_get_null(env, &null_value));
-  const uint8_t *packet = arg[2];
-  size_t packet_len = len[2];
-  if (packet_len < TC_OFF_CT) return null_value;
   if (!contexts_ready()) {
     napi_throw_error(env, "TLS_CRYPT_NATIVE", "OpenSSL has no HMAC or AES-256-CTR");
     return NULL;
   }
-  size_t pt_len = packet_len - TC_OFF_CT;
   void *raw = NULL;
   napi_value out;
-  NAPI_CALL(env, napi_create_buffer(env, pt_len, &raw, &out));
+  NAPI_CALL(env, napi_create_buffer(env, ct_len, &raw, &out));
   uint8_t *pt = raw;
   uint8_t expected[TC_TAG_LEN];
-  const uint8_t *tag = packet + TC_HEADER_LEN;
-  if (!aes256_ctr(arg[0], tag, packet + TC_OFF_CT, pt_len, pt) ||
-      !hmac_sha256(arg[1], packet, TC_HEADER_LEN, pt, pt_len, expected)) {
+  if (!aes256_ctr(ke, tag, ct, ct_len, pt) ||
+      !hmac_sha256(ka, authenticated, authenticated_len, pt, ct_len, expected)) {
     napi_throw_error(env, "TLS_CRYPT_NATIVE", "tls-crypt open failed in OpenSSL");
     return NULL;
   }
   if (CRYPTO_memcmp(expected, tag, TC_TAG_LEN) != 0) {
-    OPENSSL_cleanse(pt, pt_len);
+    OPENSSL_cleanse(pt, ct_len);
     return null_value;
   }
   return out;
+}
+
+static napi_value tls_crypt_open(napi_env env, napi_callback_info info) {
+  uint8_t *arg[3];
+  size_t len[3];
+  if (!byte_args(env, info, 3, arg, len)) return NULL;
+  const uint8_t *packet = arg[2];
+  size_t packet_len = len[2];
+  if (packet_len < TC_OFF_CT) {
+    napi_value null_value;
+    NAPI_CALL(env, napi_get_null(env, &null_value));
+    return null_value;
+  }
+  return open_parts(env, arg[0], arg[1], packet, TC_HEADER_LEN, packet + TC_HEADER_LEN,
+                    packet + TC_OFF_CT, packet_len - TC_OFF_CT);
+}
+
+static napi_value tls_crypt_open_detached(napi_env env, napi_callback_info info) {
+  uint8_t *arg[5];
+  size_t len[5];
+  if (!byte_args(env, info, 5, arg, len)) return NULL;
+  if (len[3] != TC_TAG_LEN) {
+    napi_throw_range_error(env, NULL, "a tls-crypt tag is 32 bytes");
+    return NULL;
+  }
+  return open_parts(env, arg[0], arg[1], arg[2], len[2], arg[3], arg[4], len[4]);
 }
 
 napi_status tls_crypt_register(napi_env env, napi_value exports) {
   static const pst_export functions[] = {
       {"tlsCryptSeal", tls_crypt_seal},
       {"tlsCryptOpen", tls_crypt_open},
+      {"tlsCryptOpenDetached", tls_crypt_open_detached},
   };
   return pst_export_functions(env, exports, functions, sizeof functions / sizeof functions[0]);
 }

@@ -13,8 +13,6 @@
 // 0x01 a 64-bit big-endian Unix timestamp (the default, checked by --tls-crypt-v2-max-age).
 //
 // Once unwrapped, Kc is used exactly like a tls-crypt static key (see tls-crypt.ts).
-import { createSecretKey } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
 import { PosternError } from '../errors.js';
 import {
   OPCODE_SIZE,
@@ -32,20 +30,16 @@ import {
   TLS_CRYPT_V2_SERVER_PEM_LABEL,
   KEY_CIPHER_PART_SIZE,
 } from '../wire/openvpn/constants.js';
-import { constantTimeEqual } from './constant-time.js';
 import { hmacSha256 } from './hmac.js';
 import { decodePem, encodePem } from './pem.js';
-import { aes256Ctr } from './tls-crypt.js';
+import { aes256Ctr, tlsCryptOpenDetached, type TlsCryptKey } from './tls-crypt.js';
 
 const TIMESTAMP_SIZE = 8;
 /** Smallest WKc: tag, a full Kc, no metadata, length. */
 const MIN_WKC_LEN = TLS_CRYPT_TAG_SIZE + TLS_CRYPT_V2_CLIENT_KEY_LEN + TLS_CRYPT_V2_LENGTH_SIZE;
 
-/** Ke and Ka of the server key, ready for use. */
-export interface TlsCryptV2ServerKey {
-  readonly encryptionKey: KeyObject;
-  readonly authenticationKey: KeyObject;
-}
+/** Ke and Ka of the server key: WKc is sealed as tls-crypt seals a packet, with its parts apart. */
+export type TlsCryptV2ServerKey = TlsCryptKey;
 
 export function tlsCryptV2ServerKey(raw: Uint8Array): TlsCryptV2ServerKey {
   if (raw.length !== TLS_CRYPT_V2_SERVER_KEY_LEN) {
@@ -55,10 +49,8 @@ export function tlsCryptV2ServerKey(raw: Uint8Array): TlsCryptV2ServerKey {
     );
   }
   return {
-    encryptionKey: createSecretKey(raw.subarray(0, TLS_CRYPT_KEY_SIZE)),
-    authenticationKey: createSecretKey(
-      raw.subarray(KEY_CIPHER_PART_SIZE, KEY_CIPHER_PART_SIZE + TLS_CRYPT_KEY_SIZE),
-    ),
+    encryptionKey: raw.slice(0, TLS_CRYPT_KEY_SIZE),
+    authenticationKey: raw.slice(KEY_CIPHER_PART_SIZE, KEY_CIPHER_PART_SIZE + TLS_CRYPT_KEY_SIZE),
   };
 }
 
@@ -175,12 +167,8 @@ export function unwrapClientKey(
   }
   const tag = wkc.subarray(0, TLS_CRYPT_TAG_SIZE);
   const ct = wkc.subarray(TLS_CRYPT_TAG_SIZE, wkc.length - TLS_CRYPT_V2_LENGTH_SIZE);
-  const plain = aes256Ctr(server.encryptionKey, tag.subarray(0, TLS_CRYPT_IV_SIZE), ct);
-  const expected = hmacSha256(server.authenticationKey, lenBytes, plain);
-  if (!constantTimeEqual(expected, tag)) {
-    plain.fill(0);
-    return { ok: false, reason: 'auth-failed' };
-  }
+  const plain = tlsCryptOpenDetached(server, lenBytes, tag, ct);
+  if (plain === undefined) return { ok: false, reason: 'auth-failed' };
   if (plain.length < TLS_CRYPT_V2_CLIENT_KEY_LEN) {
     plain.fill(0);
     return { ok: false, reason: 'truncated' };

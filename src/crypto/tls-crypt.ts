@@ -113,6 +113,16 @@ export interface TlsCryptPrimitives {
   seal(key: TlsCryptKey, header: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** The plaintext of a whole packet (header, tag, ciphertext) if its tag verifies. */
   open(key: TlsCryptKey, packet: Uint8Array): Uint8Array | undefined;
+  /**
+   * The same with the parts apart: the plaintext of `ciphertext` if `tag` is
+   * HMAC-SHA256(Ka, authenticated || plaintext). tls-crypt-v2's WKc is sealed this way.
+   */
+  openDetached(
+    key: TlsCryptKey,
+    authenticated: Uint8Array,
+    tag: Uint8Array,
+    ciphertext: Uint8Array,
+  ): Uint8Array | undefined;
 }
 
 /** The node:crypto implementation: the default, and what any other is tested against. */
@@ -127,17 +137,16 @@ export const referenceTlsCryptPrimitives: TlsCryptPrimitives = {
     return out;
   },
   open(key, packet) {
-    const tag = packet.subarray(TLS_CRYPT_OFF_TAG, TLS_CRYPT_OFF_CT);
-    const plaintext = aes256Ctr(
-      key.encryptionKey,
-      tag.subarray(0, TLS_CRYPT_IV_SIZE),
+    return referenceTlsCryptPrimitives.openDetached(
+      key,
+      packet.subarray(0, TLS_CRYPT_OFF_TAG),
+      packet.subarray(TLS_CRYPT_OFF_TAG, TLS_CRYPT_OFF_CT),
       packet.subarray(TLS_CRYPT_OFF_CT),
     );
-    const expected = hmacSha256(
-      key.authenticationKey,
-      packet.subarray(0, TLS_CRYPT_OFF_TAG),
-      plaintext,
-    );
+  },
+  openDetached(key, authenticated, tag, ciphertext) {
+    const plaintext = aes256Ctr(key.encryptionKey, tag.subarray(0, TLS_CRYPT_IV_SIZE), ciphertext);
+    const expected = hmacSha256(key.authenticationKey, authenticated, plaintext);
     if (constantTimeEqual(expected, tag)) return plaintext;
     plaintext.fill(0);
     return undefined;
@@ -149,6 +158,16 @@ let primitives: TlsCryptPrimitives = referenceTlsCryptPrimitives;
 /** Installs another implementation of the primitives (undefined: back to the reference). */
 export function useTlsCryptPrimitives(p: TlsCryptPrimitives | undefined): void {
   primitives = p ?? referenceTlsCryptPrimitives;
+}
+
+/** TlsCryptPrimitives.openDetached with the primitives installed. */
+export function tlsCryptOpenDetached(
+  key: TlsCryptKey,
+  authenticated: Uint8Array,
+  tag: Uint8Array,
+  ciphertext: Uint8Array,
+): Uint8Array | undefined {
+  return primitives.openDetached(key, authenticated, tag, ciphertext);
 }
 
 /** Builds the wire packet. Throws only on our own misuse (bad sizes or ids). */

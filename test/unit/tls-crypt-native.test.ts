@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { referenceTlsCryptPrimitives, type TlsCryptKey } from '../../src/crypto/tls-crypt.js';
+import { hmacSha256 } from '../../src/crypto/hmac.js';
+import {
+  aes256Ctr,
+  referenceTlsCryptPrimitives,
+  type TlsCryptKey,
+} from '../../src/crypto/tls-crypt.js';
 import { nativeTlsCryptPrimitives, useNativeTlsCrypt } from '../../src/io/tls/native-tls-crypt.js';
 
 const HEADER = 17;
@@ -60,6 +65,42 @@ describe('native tls-crypt against the node:crypto reference', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it('opens detached parts (how WKc is sealed) as the reference does, and refuses the same damage', () => {
+    fc.assert(
+      fc.property(
+        keyArb,
+        fc.uint8Array({ minLength: 0, maxLength: 40 }),
+        bodyArb,
+        fc.nat(),
+        fc.integer({ min: 0, max: 7 }),
+        (key, authenticated, body, at, bit) => {
+          // Sealed by hand as tls-crypt-v2 seals WKc: the tag covers authenticated || body.
+          const tag = hmacSha256(key.authenticationKey, authenticated, body);
+          const ct = aes256Ctr(key.encryptionKey, tag.subarray(0, 16), body);
+          assert.equal(hexOf(native.openDetached(key, authenticated, tag, ct)), hexOf(body));
+          assert.equal(hexOf(reference.openDetached(key, authenticated, tag, ct)), hexOf(body));
+          const parts = [authenticated.slice(), tag.slice(), ct.slice()];
+          const sizes = parts.map((p) => p.length);
+          let i = at % (sizes[0]! + sizes[1]! + sizes[2]!);
+          const part = parts.findIndex((p) => (i < p.length ? true : ((i -= p.length), false)));
+          parts[part]![i] = (parts[part]![i] ?? 0) ^ (1 << bit);
+          const [a, t, c] = parts as [Uint8Array, Uint8Array, Uint8Array];
+          assert.equal(native.openDetached(key, a, t, c), undefined, `flip in part ${part}`);
+          assert.equal(reference.openDetached(key, a, t, c), undefined);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    const key: TlsCryptKey = {
+      encryptionKey: new Uint8Array(32),
+      authenticationKey: new Uint8Array(32),
+    };
+    assert.throws(
+      () => native.openDetached(key, new Uint8Array(2), new Uint8Array(31), new Uint8Array(4)),
+      RangeError,
     );
   });
 

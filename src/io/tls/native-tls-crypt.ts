@@ -14,13 +14,24 @@ import { bytesOf } from './native-tls-engine.js';
 interface NativeTlsCryptAddon {
   tlsCryptSeal(ke: Uint8Array, ka: Uint8Array, header: Uint8Array, plaintext: Uint8Array): Buffer;
   tlsCryptOpen(ke: Uint8Array, ka: Uint8Array, packet: Uint8Array): Buffer | null;
+  tlsCryptOpenDetached(
+    ke: Uint8Array,
+    ka: Uint8Array,
+    authenticated: Uint8Array,
+    tag: Uint8Array,
+    ciphertext: Uint8Array,
+  ): Buffer | null;
 }
 
 /** The native primitives; throws NATIVE_ADDON_OUTDATED when the addon has none. */
 export function nativeTlsCryptPrimitives(): TlsCryptPrimitives {
   const addon = loadNative() as unknown as Partial<NativeTlsCryptAddon>;
-  const { tlsCryptSeal: seal, tlsCryptOpen: open } = addon;
-  if (typeof seal !== 'function' || typeof open !== 'function') {
+  const { tlsCryptSeal: seal, tlsCryptOpen: open, tlsCryptOpenDetached: openDetached } = addon;
+  if (
+    typeof seal !== 'function' ||
+    typeof open !== 'function' ||
+    typeof openDetached !== 'function'
+  ) {
     throw new PosternError(
       'NATIVE_ADDON_OUTDATED',
       'the native addon has no tls-crypt',
@@ -32,6 +43,16 @@ export function nativeTlsCryptPrimitives(): TlsCryptPrimitives {
       bytesOf(seal(key.encryptionKey, key.authenticationKey, header, plaintext)),
     open: (key: TlsCryptKey, packet: Uint8Array) => {
       const plaintext = open(key.encryptionKey, key.authenticationKey, packet);
+      return plaintext === null ? undefined : bytesOf(plaintext);
+    },
+    openDetached: (key, authenticated, tag, ciphertext) => {
+      const plaintext = openDetached(
+        key.encryptionKey,
+        key.authenticationKey,
+        authenticated,
+        tag,
+        ciphertext,
+      );
       return plaintext === null ? undefined : bytesOf(plaintext);
     },
   };

@@ -187,10 +187,7 @@ function startFor(
   };
 }
 
-/**
- * The server key's KeyObjects, made once per key: two KeyObjects per first packet were ~1 % of
- * the gateway's CPU per handshake.
- */
+/** The server key split into Ke and Ka once per key, not on every first packet. */
 const serverKeys = new WeakMap<Uint8Array, TlsCryptV2ServerKey>();
 function serverKeyOf(raw: Uint8Array): TlsCryptV2ServerKey {
   let key = serverKeys.get(raw);
