@@ -18,7 +18,7 @@ import { formatTables, summarize, type BenchReport } from './lib/report.js';
 import type { MeasureOptions, Subject } from './lib/types.js';
 import { CEILING_ID, DEFAULT_IDS, QUICK_IDS, REFERENCE_ID, SUBJECTS } from './subjects/index.js';
 
-const FULL = { repeats: 3, seconds: 10, pings: 20, sessions: 1000 };
+const FULL = { repeats: 3, seconds: 10, pings: 50, sessions: 1000 };
 const QUICK = { repeats: 1, seconds: 2, pings: 10, sessions: 100 };
 /** Programs every run needs, whatever the subject. */
 const ALWAYS_NEEDED = ['ip', 'iperf3', 'ping'];
