@@ -116,6 +116,26 @@ test('IPv6 addresses are compared case-insensitively (sockets may print either)'
   );
 });
 
+test('one address spelt differently (v4-mapped, uncompressed IPv6) gives the same cookie', () => {
+  const same = (a: string, b: string): boolean => {
+    const cookie = makeCookie(key, { clientAddr: { ip: a, port: 1194 }, clientSessionId, now: t0 });
+    const input = { clientAddr: { ip: b, port: 1194 }, clientSessionId, now: t0, cookie };
+    return checkCookie(key, input).ok;
+  };
+  assert.ok(same('198.51.100.7', '::ffff:198.51.100.7'), 'v4-mapped');
+  assert.ok(same('198.51.100.7', '::FFFF:c633:6407'), 'v4-mapped in hex');
+  assert.ok(same('2001:db8::7', '2001:0db8:0:0:0:0:0:0007'), 'uncompressed');
+  assert.ok(!same('198.51.100.7', '::198.51.100.7'), 'v4-compatible is another address');
+  assert.ok(!same('2001:db8::7', '2001:db8::8'));
+});
+
+test('an address that is not one is our own misuse', () => {
+  assert.throws(
+    () => makeCookie(key, { clientAddr: { ip: 'client-1', port: 1 }, clientSessionId, now: t0 }),
+    { code: 'OVPN_COOKIE_BAD_ADDRESS' },
+  );
+});
+
 test('a short key is our own misuse', () => {
   assert.throws(
     () => makeCookie(new Uint8Array(8), { clientAddr: client, clientSessionId, now: t0 }),

@@ -4,7 +4,8 @@
 // A client opens with HARD_RESET_CLIENT carrying its session id. Instead of allocating state for
 // an address that may be spoofed, the server answers with HARD_RESET_SERVER whose session id is a
 // cookie: an HMAC over the client's address and port, the client's session id and a coarse time
-// slot. The client's next packet (ACK_V1 or CONTROL_V1) echoes that id in its ack array; only
+// slot. The address goes in as its bytes (4, or 16 for IPv6; a v4-mapped IPv6 address as its 4),
+// not as text, so the cookie does not depend on how a socket or native code spells it. The client's next packet (ACK_V1 or CONTROL_V1) echoes that id in its ack array; only
 // then, when the cookie verifies and the packet still belongs to the first exchange (ids 0 or 1),
 // does the server create the session. Time slots are half a hand-window long; OpenVPN accepts the
 // current slot and the two before it, so a cookie lives at least one full hand-window.
@@ -15,16 +16,18 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { HAND_WINDOW_SEC, SESSION_ID_BYTES } from './constants.js';
 import { PosternError } from '../../errors.js';
+import { parseIpAddress } from '../../wire/ip/address.js';
 
 const MS_PER_SEC = 1000;
 const MIN_KEY_BYTES = 16;
 const SLOT_BYTES = 4;
 const PORT_BYTES = 2;
 const ADDRESS_LENGTH_BYTES = 1;
-const MAX_ADDRESS_TEXT = 255;
+/** ::ffff:0:0/96, IPv4 as a dual-stack socket may report it. */
+const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 /** Ids a packet of the first exchange can carry or ack: the resets are 0, the next packet 1. */
 const LAST_HANDSHAKE_PACKET_ID = 1;
-const DOMAIN_LABEL = new TextEncoder().encode('postern openvpn session cookie v1');
+const DOMAIN_LABEL = new TextEncoder().encode('postern openvpn session cookie v2');
 
 export interface ClientAddress {
   /** The source address as the socket reports it ("198.51.100.7", "2001:db8::7"). */
@@ -74,16 +77,23 @@ function slotOf(now: number, options: CookieOptions): number {
   return Math.floor(now / slotMs);
 }
 
+/** The client's address as 4 or 16 bytes (IPv4 also when spelt v4-mapped). */
+function addressBytes(addr: ClientAddress): Uint8Array {
+  const bytes = parseIpAddress(addr.ip);
+  if (bytes === undefined || !Number.isInteger(addr.port)) {
+    throw new PosternError('OVPN_COOKIE_BAD_ADDRESS', `bad client address ${addr.ip}:${addr.port}`);
+  }
+  const mapped = bytes.length === 16 && V4_MAPPED_PREFIX.every((b, i) => bytes[i] === b);
+  return mapped ? bytes.subarray(V4_MAPPED_PREFIX.length) : bytes;
+}
+
 function cookieForSlot(
   key: Uint8Array,
   slot: number,
   addr: ClientAddress,
   clientSessionId: Uint8Array,
 ): Uint8Array {
-  const address = new TextEncoder().encode(addr.ip.toLowerCase());
-  if (address.length > MAX_ADDRESS_TEXT || !Number.isInteger(addr.port)) {
-    throw new PosternError('OVPN_COOKIE_BAD_ADDRESS', `bad client address ${addr.ip}:${addr.port}`);
-  }
+  const address = addressBytes(addr);
   const fields = new Uint8Array(SLOT_BYTES + ADDRESS_LENGTH_BYTES + address.length + PORT_BYTES);
   const view = new DataView(fields.buffer);
   view.setUint32(0, slot >>> 0);
