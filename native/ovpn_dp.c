@@ -83,11 +83,7 @@ static void shutdown_dp(dp *d) {
   if (d->closed) return;
   d->closed = true;
   atomic_store(&d->stopping, true);
-  if (d->wake_fd >= 0) {
-    uint64_t one = 1;
-    ssize_t ignored = write(d->wake_fd, &one, sizeof one);
-    (void)ignored;
-  }
+  if (d->wake_fd >= 0) dp_kick(d->wake_fd);
   if (d->rx_started) pthread_join(d->rx_thread, NULL);
   if (d->tx_started) pthread_join(d->tx_thread, NULL);
   d->rx_started = d->tx_started = false;

@@ -320,6 +320,20 @@ static inline void flush_drops(dp *d, uint64_t *drops) {
   }
 }
 
+/* Wakes whoever polls the eventfd `fd`. */
+static inline void dp_kick(int fd) {
+  uint64_t one = 1;
+  ssize_t ignored = write(fd, &one, sizeof one);
+  (void)ignored;
+}
+
+/* Resets the eventfd `fd` after a wake-up. */
+static inline void dp_drain(int fd) {
+  uint64_t count;
+  ssize_t ignored = read(fd, &count, sizeof count);
+  (void)ignored;
+}
+
 /* Waits until `fd` is ready for `events` or the data plane is stopping; false when stopping. */
 static inline bool wait_ready(dp *d, int fd, short events, int timeout_ms, short *revents) {
   struct pollfd fds[2] = {{.fd = fd, .events = events}, {.fd = d->wake_fd, .events = POLLIN}};

@@ -154,11 +154,7 @@ static bool rx_wait(dp *d) {
                           {.fd = d->tun_fd, .events = POLLIN}};
   int r = poll(fds, tun ? 4 : 3, -1);
   if (atomic_load_explicit(&d->stopping, memory_order_relaxed)) return false;
-  if (r > 0 && (fds[2].revents & POLLIN)) {
-    uint64_t count;
-    ssize_t ignored = read(d->rx_kick_fd, &count, sizeof count);
-    (void)ignored;
-  }
+  if (r > 0 && (fds[2].revents & POLLIN)) dp_drain(d->rx_kick_fd);
   if (tun && fds[3].revents != 0) dp_rx_serve_tun(d);
   return true;
 }

@@ -428,9 +428,7 @@ static void *tcp_main(void *arg) {
       void *ptr = events[i].data.ptr;
       if (ptr == NULL) {
         /* The wake-up eventfd: new or dead streams (handled at the top), or stopping. */
-        uint64_t ignored;
-        ssize_t r = read(d->tcp_wake_fd, &ignored, sizeof ignored);
-        (void)r;
+        dp_drain(d->tcp_wake_fd);
         continue;
       }
       if (ptr == (void *)d) continue; /* d->wake_fd: stopping */
@@ -471,11 +469,7 @@ static int tcp_ensure_thread(dp *d) {
   return err;
 }
 
-static void tcp_wake(dp *d) {
-  uint64_t one = 1;
-  ssize_t r = write(d->tcp_wake_fd, &one, sizeof one);
-  (void)r;
-}
+static void tcp_wake(dp *d) { dp_kick(d->tcp_wake_fd); }
 
 dp_tcp *dp_tcp_claim(dp *d, uint32_t peer_id) {
   for (dp_tcp **at = &d->tcp_attached; *at != NULL; at = &(*at)->next) {

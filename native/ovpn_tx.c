@@ -358,21 +358,9 @@ static void tx_claim(dp *d) {
   while (!tx_try_claim(d)) sched_yield();
 }
 
-static void kick(int fd) {
-  uint64_t one = 1;
-  ssize_t ignored = write(fd, &one, sizeof one);
-  (void)ignored;
-}
-
-static void drain(int fd) {
-  uint64_t count;
-  ssize_t ignored = read(fd, &count, sizeof count);
-  (void)ignored;
-}
-
 static void hand_tun_to(dp *d, int owner) {
   atomic_store_explicit(&d->tun_owner, owner, memory_order_release);
-  kick(owner == DP_TUN_OWNER_TX ? d->tx_kick_fd : d->rx_kick_fd);
+  dp_kick(owner == DP_TUN_OWNER_TX ? d->tx_kick_fd : d->rx_kick_fd);
 }
 
 bool dp_rx_owns_tun(dp *d) {
@@ -426,7 +414,7 @@ void *dp_tx_main(void *arg) {
       struct pollfd fds[2] = {{.fd = d->tx_kick_fd, .events = POLLIN},
                               {.fd = d->wake_fd, .events = POLLIN}};
       int r = poll(fds, 2, -1);
-      if (r > 0 && (fds[0].revents & POLLIN)) drain(d->tx_kick_fd);
+      if (r > 0 && (fds[0].revents & POLLIN)) dp_drain(d->tx_kick_fd);
       tx_claim(d);
       continue;
     }

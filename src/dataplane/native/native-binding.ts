@@ -62,8 +62,8 @@ export interface NativeDataplaneStats {
   tcpReads: number;
   tcpTxPackets: number;
   tcpWrites: number;
-  /** Packets from the TUN device the RX thread sealed and sent itself (a quick reply caught
-   * while the TX thread slept; native/ovpn_tx.c dp_tx_watch_reply). */
+  /** Packets from the TUN device the RX thread sealed and sent itself: light traffic, while it
+   * owned the device (native/ovpn_tx.c dp_rx_serve_tun). */
   txByRx: number;
   peers: number;
 }

@@ -5,8 +5,9 @@
 // an address that may be spoofed, the server answers with HARD_RESET_SERVER whose session id is a
 // cookie: an HMAC over the client's address and port, the client's session id and a coarse time
 // slot. The address goes in as its bytes (4, or 16 for IPv6; a v4-mapped IPv6 address as its 4),
-// not as text, so the cookie does not depend on how a socket or native code spells it. The client's next packet (ACK_V1 or CONTROL_V1) echoes that id in its ack array; only
-// then, when the cookie verifies and the packet still belongs to the first exchange (ids 0 or 1),
+// not as text, so the cookie does not depend on how a socket or native code spells it. The
+// client's next packet (ACK_V1 or CONTROL_V1) echoes that id in its ack array; only then, when
+// the cookie verifies and the packet still belongs to the first exchange (ids 0 or 1),
 // does the server create the session. Time slots are half a hand-window long; OpenVPN accepts the
 // current slot and the two before it, so a cookie lives at least one full hand-window.
 //
