@@ -11,6 +11,7 @@
         'native/napi_util.c',
         'native/ovpn_crypto.c',
         'native/ovpn_dp.c',
+        'native/ovpn_first_contact.c',
         'native/ovpn_handoff.c',
         'native/ovpn_hooks.c',
         'native/ovpn_offload.c',

@@ -59,7 +59,7 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
     [STAT_TX_SUPER_PACKETS] = "txSuperPackets", [STAT_TX_SEGMENTS] = "txSegments",
     [STAT_TCP_RX_PACKETS] = "tcpRxPackets",     [STAT_TCP_READS] = "tcpReads",
     [STAT_TCP_TX_PACKETS] = "tcpTxPackets",     [STAT_TCP_WRITES] = "tcpWrites",
-    [STAT_TX_BY_RX] = "txByRx",
+    [STAT_TX_BY_RX] = "txByRx",                 [STAT_FIRST_CONTACT_REPLIES] = "firstContactReplies",
 };
 
 /* ---------------------------------------------------------------- life cycle */
@@ -1010,6 +1010,8 @@ napi_status ovpn_dp_register(napi_env env, napi_value exports) {
       {"tcpStart", NULL, dp_tcp_start_js, NULL, NULL, NULL, napi_default_method, NULL},
       {"tcpSend", NULL, dp_tcp_send_js, NULL, NULL, NULL, napi_default_method, NULL},
       {"clearKeys", NULL, dp_clear_keys_js, NULL, NULL, NULL, napi_default_method, NULL},
+      {"setFirstContact", NULL, dp_set_first_contact_js, NULL, NULL, NULL, napi_default_method,
+       NULL},
       {"close", NULL, dp_close, NULL, NULL, NULL, napi_default_method, NULL},
   };
   napi_value constructor;

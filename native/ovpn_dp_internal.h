@@ -131,6 +131,7 @@ enum {
   STAT_TCP_TX_PACKETS,
   STAT_TCP_WRITES,
   STAT_TX_BY_RX,
+  STAT_FIRST_CONTACT_REPLIES,
   STAT_COUNT
 };
 
@@ -185,6 +186,27 @@ typedef struct {
 } dp_flow;
 
 typedef struct dp_tcp dp_tcp;
+
+/* ovpn_first_contact.c: what the RX thread needs to answer a client's reset by itself. */
+typedef struct dp_first_contact dp_first_contact;
+/* The longest reply (a tls-crypt-v2 one: 72 bytes), and the longest reset body looked at. */
+#define DP_FIRST_CONTACT_REPLY_MAX 80
+#define DP_FIRST_CONTACT_BODY_MAX 2048
+/* key: the tls-crypt-v2 server key (128 bytes) or the tls-crypt static key (256); NULL when a
+ * size is wrong. */
+dp_first_contact *dp_first_contact_new(bool v2, const uint8_t *key, size_t key_len,
+                                       const uint8_t *cookie_key, size_t cookie_key_len,
+                                       uint64_t slot_ms);
+void dp_first_contact_free(dp_first_contact *fc);
+/* The reply to the client reset `p` from that address (4 or 16 bytes) and port, at wall-clock
+ * `now_ms`: its length, written to `out`; 0 when this is not a reset answered here. */
+size_t dp_first_contact_reply(const dp_first_contact *fc, const uint8_t *p, size_t len,
+                              const uint8_t *address, size_t address_len, uint16_t port,
+                              uint64_t now_ms, uint8_t out[DP_FIRST_CONTACT_REPLY_MAX]);
+/* The same for a datagram from `from` (a v4-mapped IPv6 source counts as its IPv4 address). */
+size_t dp_first_contact_answer(const dp_first_contact *fc, const uint8_t *p, size_t len,
+                               const dp_sockaddr *from, uint64_t now_ms,
+                               uint8_t out[DP_FIRST_CONTACT_REPLY_MAX]);
 
 typedef struct dp_peer {
   struct dp_peer *next; /* by-id hash chain */
@@ -273,6 +295,8 @@ typedef struct dp {
   uint32_t route_mask;
   uint32_t route_count;
   dp_peer *upstream;
+  /* Client resets the RX thread answers itself (NULL: all go to JS); under the lock. */
+  dp_first_contact *first_contact;
 
   pthread_mutex_t queue_lock;
   dp_batch *queue_head, *queue_tail;
@@ -453,6 +477,9 @@ napi_value dp_tcp_attach_js(napi_env env, napi_callback_info info);
 napi_value dp_tcp_start_js(napi_env env, napi_callback_info info);
 napi_value dp_tcp_send_js(napi_env env, napi_callback_info info);
 napi_value dp_clear_keys_js(napi_env env, napi_callback_info info);
+/* ovpn_first_contact.c: the data plane's setFirstContact method and its test hook. */
+napi_value dp_set_first_contact_js(napi_env env, napi_callback_info info);
+napi_value dp_first_contact_for_test_js(napi_env env, napi_callback_info info);
 /* ovpn_dp.c: `this` of a method, NULL (and a JS exception) if closed; a u32 argument. */
 dp *dp_from_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);
 bool dp_get_u32(napi_env env, napi_value v, uint32_t max, uint32_t *out, const char *what);

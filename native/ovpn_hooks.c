@@ -16,6 +16,7 @@
 
 #include "napi_util.h"
 #include "ovpn_dp.h"
+#include "ovpn_dp_internal.h"
 #include "ovpn_offload.h"
 
 #define HOOK_CIPHER_NAME_MAX 32
@@ -353,6 +354,8 @@ napi_status ovpn_hooks_register(napi_env env, napi_value exports) {
       {"ovpnPacketPairForTest", NULL, hook_packet_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ovpnTsoForTest", NULL, hook_tso, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ovpnGroForTest", NULL, hook_gro, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ovpnFirstContactForTest", NULL, dp_first_contact_for_test_js, NULL, NULL, NULL,
+       napi_enumerable, NULL},
   };
   return napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
 }

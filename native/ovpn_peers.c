@@ -362,4 +362,6 @@ void dp_free_tables(dp *d) {
   d->routes = NULL;
   d->upstream = NULL;
   d->peer_count = d->route_count = 0;
+  dp_first_contact_free(d->first_contact);
+  d->first_contact = NULL;
 }

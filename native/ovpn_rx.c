@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "ovpn_dp_internal.h"
+#include "tls_crypt.h"
 
 /* OpenVPN's keepalive payload (ping.c ping_string). */
 const uint8_t OVPN_PING_MAGIC[OVPN_PING_SIZE] = {0x2a, 0x18, 0x7b, 0xf3, 0x64, 0x1e, 0xb4, 0xcb,
@@ -76,6 +77,19 @@ bool dp_rx_accept(dp *d, dp_peer *peer, uint8_t *plain, size_t plain_len, uint64
   return true;
 }
 
+/* A client's reset answered here (ovpn_first_contact.c) instead of in JS; false if it is not
+ * one this thread takes. A reply the kernel refuses counts as a send drop, like any other. */
+static bool rx_first_contact(dp *d, rx_state *s, const uint8_t *p, size_t len,
+                             const dp_sockaddr *from, const dp_sockaddr *local) {
+  uint8_t reply[DP_FIRST_CONTACT_REPLY_MAX];
+  size_t n = dp_first_contact_answer(d->first_contact, p, len, from, dp_now_ms(), reply);
+  if (n == 0) return false;
+  socklen_t from_len = from->sa.sa_family == AF_INET ? sizeof from->v4 : sizeof from->v6;
+  if (dp_send_one(d, reply, n, from, from_len, local) < 0) s->drops[OVPN_DROP_UDP_SEND]++;
+  else counter_add(&d->stats[STAT_FIRST_CONTACT_REPLIES], 1);
+  return true;
+}
+
 /* One datagram (a whole message, or one piece of a UDP GRO message). */
 static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_sockaddr *from,
                         const dp_sockaddr *local, uint64_t now) {
@@ -96,6 +110,7 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
     if (peer != NULL && peer->tcp != NULL) peer = NULL;
   }
   if (peer == NULL) {
+    if (d->first_contact != NULL && rx_first_contact(d, s, p, len, from, local)) return;
     /* Control channel, DATA_V1, or a peer id JS may know (TCP or reference-path peers). */
     if (dp_append_record(d, &s->control_batch, EVENT_CONTROL, 0, from, local, p, len)) {
       counter_add(&d->stats[STAT_TO_JS_CONTROL], 1);
@@ -234,5 +249,6 @@ void *dp_rx_main(void *arg) {
   dp_flush_batch(d, &s->control_batch);
   dp_flush_batch(d, &s->floats);
   free_rx_state(s);
+  tc_thread_release();
   return NULL;
 }

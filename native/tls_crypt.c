@@ -24,13 +24,8 @@
 #include <openssl/evp.h>
 
 #include "napi_util.h"
+#include "tls_crypt.h"
 #include "tls_engine.h"
-
-#define TC_KEY_LEN 32
-#define TC_HEADER_LEN 17
-#define TC_TAG_LEN 32
-#define TC_IV_LEN 16
-#define TC_OFF_CT (TC_HEADER_LEN + TC_TAG_LEN)
 
 static EVP_MAC *g_hmac;
 static EVP_CIPHER *g_ctr;
@@ -41,7 +36,8 @@ static void fetch_algorithms(void) {
   g_ctr = EVP_CIPHER_fetch(NULL, "AES-256-CTR", NULL);
 }
 
-/* One pair of contexts per thread: JS calls come from the main thread (or a worker's). */
+/* One pair of contexts per thread: JS calls come from the main thread (or a worker's), first
+ * contacts from the data plane's RX thread. */
 static _Thread_local EVP_MAC_CTX *t_mac;
 static _Thread_local EVP_CIPHER_CTX *t_cipher;
 
@@ -65,12 +61,19 @@ static int contexts_ready(void) {
   return t_cipher != NULL;
 }
 
-static int hmac_sha256(const uint8_t *key, const uint8_t *a, size_t a_len, const uint8_t *b,
-                       size_t b_len, uint8_t out[TC_TAG_LEN]) {
+void tc_thread_release(void) {
+  EVP_MAC_CTX_free(t_mac);
+  t_mac = NULL;
+  EVP_CIPHER_CTX_free(t_cipher);
+  t_cipher = NULL;
+}
+
+int tc_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *a, size_t a_len,
+                   const uint8_t *b, size_t b_len, uint8_t out[TC_TAG_LEN]) {
   size_t n = 0;
-  return EVP_MAC_init(t_mac, key, TC_KEY_LEN, NULL) && EVP_MAC_update(t_mac, a, a_len) &&
-         EVP_MAC_update(t_mac, b, b_len) && EVP_MAC_final(t_mac, out, &n, TC_TAG_LEN) &&
-         n == TC_TAG_LEN;
+  return contexts_ready() && EVP_MAC_init(t_mac, key, key_len, NULL) &&
+         EVP_MAC_update(t_mac, a, a_len) && EVP_MAC_update(t_mac, b, b_len) &&
+         EVP_MAC_final(t_mac, out, &n, TC_TAG_LEN) && n == TC_TAG_LEN;
 }
 
 static int aes256_ctr(const uint8_t *key, const uint8_t *iv, const uint8_t *in, size_t len,
@@ -80,6 +83,28 @@ static int aes256_ctr(const uint8_t *key, const uint8_t *iv, const uint8_t *in, 
   if (!EVP_EncryptInit_ex2(t_cipher, g_ctr, key, iv, NULL)) return 0;
   if (len == 0) return 1;
   return EVP_EncryptUpdate(t_cipher, out, &n, in, (int)len) && (size_t)n == len;
+}
+
+int tc_seal(const uint8_t *ke, const uint8_t *ka, const uint8_t *header, const uint8_t *pt,
+            size_t pt_len, uint8_t *out) {
+  memcpy(out, header, TC_HEADER_LEN);
+  return tc_hmac_sha256(ka, TC_KEY_LEN, header, TC_HEADER_LEN, pt, pt_len, out + TC_HEADER_LEN) &&
+         aes256_ctr(ke, out + TC_HEADER_LEN, pt, pt_len, out + TC_OFF_CT);
+}
+
+tc_verdict tc_open(const uint8_t *ke, const uint8_t *ka, const uint8_t *authenticated,
+                   size_t authenticated_len, const uint8_t *tag, const uint8_t *ct, size_t ct_len,
+                   uint8_t *pt) {
+  uint8_t expected[TC_TAG_LEN];
+  if (!contexts_ready() || !aes256_ctr(ke, tag, ct, ct_len, pt) ||
+      !tc_hmac_sha256(ka, TC_KEY_LEN, authenticated, authenticated_len, pt, ct_len, expected)) {
+    return TC_OPENSSL_FAILED;
+  }
+  if (CRYPTO_memcmp(expected, tag, TC_TAG_LEN) != 0) {
+    OPENSSL_cleanse(pt, ct_len);
+    return TC_NOT_AUTHENTIC;
+  }
+  return TC_AUTHENTIC;
 }
 
 /* Reads `count` byte arguments; throws TypeError naming the first bad one. */
@@ -112,19 +137,10 @@ static napi_value tls_crypt_seal(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "a tls-crypt header is 17 bytes");
     return NULL;
   }
-  if (!contexts_ready()) {
-    napi_throw_error(env, "TLS_CRYPT_NATIVE", "OpenSSL has no HMAC or AES-256-CTR");
-    return NULL;
-  }
-  const uint8_t *pt = arg[3];
-  size_t pt_len = len[3];
   void *raw = NULL;
   napi_value out;
-  NAPI_CALL(env, napi_create_buffer(env, TC_OFF_CT + pt_len, &raw, &out));
-  uint8_t *wire = raw;
-  memcpy(wire, arg[2], TC_HEADER_LEN);
-  if (!hmac_sha256(arg[1], arg[2], TC_HEADER_LEN, pt, pt_len, wire + TC_HEADER_LEN) ||
-      !aes256_ctr(arg[0], wire + TC_HEADER_LEN, pt, pt_len, wire + TC_OFF_CT)) {
+  NAPI_CALL(env, napi_create_buffer(env, TC_OFF_CT + len[3], &raw, &out));
+  if (!tc_seal(arg[0], arg[1], arg[2], arg[3], len[3], raw)) {
     napi_throw_error(env, "TLS_CRYPT_NATIVE", "tls-crypt seal failed in OpenSSL");
     return NULL;
   }
@@ -135,27 +151,19 @@ static napi_value tls_crypt_seal(napi_env env, napi_callback_info info) {
 static napi_value open_parts(napi_env env, const uint8_t *ke, const uint8_t *ka,
                              const uint8_t *authenticated, size_t authenticated_len,
                              const uint8_t *tag, const uint8_t *ct, size_t ct_len) {
-  napi_value null_value;
-  NAPI_CALL(env, napi_get_null(env, &null_value));
-  if (!contexts_ready()) {
-    napi_throw_error(env, "TLS_CRYPT_NATIVE", "OpenSSL has no HMAC or AES-256-CTR");
-    return NULL;
-  }
   void *raw = NULL;
   napi_value out;
   NAPI_CALL(env, napi_create_buffer(env, ct_len, &raw, &out));
-  uint8_t *pt = raw;
-  uint8_t expected[TC_TAG_LEN];
-  if (!aes256_ctr(ke, tag, ct, ct_len, pt) ||
-      !hmac_sha256(ka, authenticated, authenticated_len, pt, ct_len, expected)) {
-    napi_throw_error(env, "TLS_CRYPT_NATIVE", "tls-crypt open failed in OpenSSL");
-    return NULL;
+  switch (tc_open(ke, ka, authenticated, authenticated_len, tag, ct, ct_len, raw)) {
+    case TC_AUTHENTIC:
+      return out;
+    case TC_NOT_AUTHENTIC:
+      NAPI_CALL(env, napi_get_null(env, &out));
+      return out;
+    default:
+      napi_throw_error(env, "TLS_CRYPT_NATIVE", "tls-crypt open failed in OpenSSL");
+      return NULL;
   }
-  if (CRYPTO_memcmp(expected, tag, TC_TAG_LEN) != 0) {
-    OPENSSL_cleanse(pt, ct_len);
-    return null_value;
-  }
-  return out;
 }
 
 static napi_value tls_crypt_open(napi_env env, napi_callback_info info) {

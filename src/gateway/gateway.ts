@@ -23,6 +23,8 @@ export interface GatewayStatus {
   store: string;
   listeners: ListenerInfo[];
   sessions: number;
+  /** Each service's counters ("openvpn.reset-replies", "openvpn.drop.<why>", ...). */
+  counters: Record<string, number>;
 }
 
 export { VERSION } from '../version.js';
@@ -34,6 +36,8 @@ export interface GatewayService {
   refreshCredentials(): Promise<void>;
   /** postern.yaml was reloaded: live sessions follow its policy from now on. */
   configChanged?(): void;
+  /** Counters for `postern status`, names prefixed with the service. */
+  counters?(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -109,6 +113,10 @@ export class Gateway {
       store: this.store.description,
       listeners: [...this.listeners],
       sessions: this.sessions.size,
+      counters: Object.assign({}, ...this.services.map((s) => s.counters?.() ?? {})) as Record<
+        string,
+        number
+      >,
     };
   }
 

@@ -124,6 +124,17 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
             JSON.stringify(status.listeners),
           );
         });
+
+        it("the client's reset was answered by the native path, and status counts it", async () => {
+          const status = JSON.parse((await gw.cli(['status', '--json'])).stdout) as {
+            counters: Record<string, number>;
+          };
+          const c = status.counters;
+          assert.ok((c['openvpn.reset-replies.native'] ?? 0) >= 1, JSON.stringify(c));
+          assert.ok((c['openvpn.reset-replies'] ?? 0) >= c['openvpn.reset-replies.native']!);
+          const text = (await gw.cli(['status'])).stdout;
+          assert.match(text, /^counter\s+openvpn\.reset-replies\.native [1-9]\d*$/m);
+        });
       }
 
       it('postern sessions shows the session with its user, cipher and bytes', async () => {

@@ -20,6 +20,7 @@ export function registerStatus(program: Command): void {
           `store     ${s.store}`,
           `sessions  ${s.sessions}`,
           ...s.listeners.map((l) => `listening ${l.kind} ${l.address}`),
+          ...Object.entries(s.counters ?? {}).map(([k, v]) => `counter   ${k} ${v}`),
         ].join('\n') + '\n',
       );
     });

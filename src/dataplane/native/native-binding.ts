@@ -65,6 +65,8 @@ export interface NativeDataplaneStats {
   /** Packets from the TUN device the RX thread sealed and sent itself: light traffic, while it
    * owned the device (native/ovpn_tx.c dp_rx_serve_tun). */
   txByRx: number;
+  /** Client resets the RX thread answered itself (native/ovpn_first_contact.c). */
+  firstContactReplies: number;
   peers: number;
 }
 
@@ -117,6 +119,10 @@ export interface NativeOvpnDataplane {
   tcpSend(peerId: number, packet: Uint8Array): boolean;
   /** Wipes every key of the peer (its stream, if any, stays open). */
   clearKeys(peerId: number): boolean;
+  /** The RX thread answers client resets itself (null: all go to JS); see FirstContactKeys. */
+  setFirstContact(
+    ...args: [v2: boolean, key: Uint8Array, cookieKey: Uint8Array, slotMs: number] | [null]
+  ): void;
   close(): void;
 }
 
@@ -173,6 +179,17 @@ export interface OvpnNativeExports {
   ovpnTsoForTest(frame: Uint8Array, headroom: number): Buffer[] | 'bad-offload';
   /** One RX batch through the segment coalescer: the TUN writes it makes (header + packet). */
   ovpnGroForTest(packets: readonly Uint8Array[]): Buffer[];
+  /** The RX thread's reply to a client's first packet, computed here; null: left to JS. */
+  ovpnFirstContactForTest(
+    v2: boolean,
+    key: Uint8Array,
+    cookieKey: Uint8Array,
+    slotMs: number,
+    packet: Uint8Array,
+    ip: string,
+    port: number,
+    nowMs: number,
+  ): Buffer | null;
 }
 
 export type NativeAddonWithOvpn = NativeAddon & OvpnNativeExports;

@@ -47,6 +47,16 @@ export interface NativeUdpRemote extends UdpRemote {
   local?: string;
 }
 
+/** What the RX thread needs to answer client resets (native/ovpn_first_contact.c). */
+export interface FirstContactKeys {
+  /** tls-crypt-v2 (key: the 128-byte server key) or tls-crypt (key: the 256-byte static key). */
+  v2: boolean;
+  key: Uint8Array;
+  cookieKey: Uint8Array;
+  /** The cookie's time slot, as hmac-cookie.ts's cookieSlotMs. */
+  slotMs: number;
+}
+
 export interface NativePeerOptions {
   /** Where the peer's packets go (and from); updated by the native path when the peer floats. */
   remote: NativeUdpRemote;
@@ -453,6 +463,16 @@ export class NativeOpenvpnDataPlane {
 
   stats(): NativeDataplaneStats {
     return this.#native.stats();
+  }
+
+  /**
+   * From now on the RX thread answers a client's reset by itself (the stateless reply of
+   * first-contact.ts, byte for byte) when it can; undefined: every one goes to JS again.
+   */
+  answerFirstContact(keys: FirstContactKeys | undefined): void {
+    if (this.#closed) return;
+    if (keys === undefined) return this.#native.setFirstContact(null);
+    this.#native.setFirstContact(keys.v2, keys.key, keys.cookieKey, keys.slotMs);
   }
 
   /** Datagrams the native path did not take, a batch per call. */

@@ -25,7 +25,8 @@ import { setMeta } from '../../control/store/meta.js';
 import { TcpPacketStream } from '../../io/net/tcp-packets.js';
 import { randomBytesPooled } from '../../io/random.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
-import type { NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
+import type { FirstContactKeys, NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
+import { cookieSlotMs } from '../../proto/openvpn/hmac-cookie.js';
 import type { Logger } from '../../io/log.js';
 import { gatewayTlsEngine, type TlsEngineKind } from '../../io/tls/engine-choice.js';
 import { warmUpSessionCores } from './warm-up.js';
@@ -78,6 +79,18 @@ const listenerSettings = (c: Config): string =>
   JSON.stringify({ accounting: c.accounting, radius: c.radius });
 
 /** A control packet whose sender is not the peer this session talks to. */
+/** The keys the native first contact needs to give the replies `config` gives. */
+function nativeFirstContactKeys(config: FirstContactConfig): FirstContactKeys | undefined {
+  const wrap = config.wrap;
+  if (wrap.kind === 'none') return undefined;
+  return {
+    v2: wrap.kind === 'tls-crypt-v2',
+    key: wrap.kind === 'tls-crypt-v2' ? wrap.serverKey : wrap.key,
+    cookieKey: config.cookieKey,
+    slotMs: config.cookie?.slotMs ?? cookieSlotMs(),
+  };
+}
+
 function startsAnotherSession(d: SessionDriver, packet: Uint8Array): boolean {
   const sid = senderSessionId(packet);
   return sid !== undefined && d.core.isAnotherPeer(sid);
@@ -120,6 +133,10 @@ export class OpenvpnService {
   #listenersRestart: Promise<void> = Promise.resolve();
   /** close() has begun: no new session is opened. */
   #stopping = false;
+  /** The native listener is bound: its RX thread answers client resets too. */
+  #nativeBound = false;
+  /** Stateless reset replies this service sent itself (the native ones are the RX thread's). */
+  #resetReplies = 0;
   readonly drops = new Map<string, number>();
   /** The keepalive sweep's view of one peer's counters, reused for every peer. */
   readonly #sweepCounters = new Float64Array(PEER_COUNTER_SLOTS);
@@ -182,6 +199,8 @@ export class OpenvpnService {
           if (d) this.#float(d, port, { ...remote, local });
         });
         bound.push({ kind: 'openvpn-udp', address: `${l.address}:${native.port} (native)` });
+        this.#nativeBound = true;
+        this.#shareFirstContact();
       } else if (l.proto === 'udp') {
         const ep = await UdpEndpoint.bind(l.address, l.port);
         // Only with the native path off: replies leave from the kernel's choice of source.
@@ -303,11 +322,32 @@ export class OpenvpnService {
       this.config.openvpn['tls-crypt'] === 'v2'
         ? { kind: 'tls-crypt-v2', serverKey: await readTlsCryptV2ServerKey(dir) }
         : { kind: 'tls-crypt', key: await readTlsCryptKey(dir) };
+    this.#shareFirstContact();
+  }
+
+  /** The native RX thread answers client resets with the same keys as #onUdp (or stops). */
+  #shareFirstContact(): void {
+    if (!this.#nativeBound) return;
+    this.#dp.native?.answerFirstContact(
+      this.#stopping ? undefined : nativeFirstContactKeys(this.#firstContactConfig()),
+    );
+  }
+
+  /** What `postern status` shows of this service: reset replies and what was dropped. */
+  counters(): Record<string, number> {
+    const native = this.#nativeBound ? (this.#dp.native?.stats().firstContactReplies ?? 0) : 0;
+    const out: Record<string, number> = {
+      'openvpn.reset-replies': this.#resetReplies + native,
+      'openvpn.reset-replies.native': native,
+    };
+    for (const [what, n] of [...this.drops].sort()) out[`openvpn.drop.${what}`] = n;
+    return out;
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweep);
     this.#stopping = true;
+    this.#shareFirstContact();
     await this.#sayGoodbye();
     await this.#listenersRestart;
     clearInterval(this.#interim);
@@ -376,7 +416,10 @@ export class OpenvpnService {
       Date.now(),
     );
     if (verdict.kind === 'drop') return this.#count(`first-contact-${verdict.reason}`);
-    if (verdict.kind === 'reply') return ep.send(verdict.packet, from);
+    if (verdict.kind === 'reply') {
+      this.#resetReplies++;
+      return ep.send(verdict.packet, from);
+    }
     // The newcomer passed first contact (an HMAC cookie echoed from that address, or a valid
     // tls-crypt-v2 client key): the old session gives way to it, as OpenVPN does.
     d?.close('replaced', 'the client started a new session from the same address');
@@ -449,7 +492,10 @@ export class OpenvpnService {
         stream.close('bad first packet');
         return;
       }
-      if (verdict.kind === 'reply') return stream.send(verdict.packet);
+      if (verdict.kind === 'reply') {
+        this.#resetReplies++;
+        return stream.send(verdict.packet);
+      }
       driver = this.#open(
         'openvpn-tcp',
         verdict.start,
