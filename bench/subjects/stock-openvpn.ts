@@ -1,8 +1,9 @@
 // Stock OpenVPN 2.6 from Debian at both ends, in userspace (`--disable-dco`): the reference the
 // table's ratios are taken against. Server in gw, client in laptop, certificates (ECDSA P-256)
-// from a throwaway CA, one data cipher, the office LAN pushed as a route. What Postern gives every
+// from a throwaway CA, one data cipher, the office LAN pushed as routes. What Postern gives every
 // client by default, the reference gives too, so both do the same work per connect: tls-crypt-v2
-// (keys made by `openvpn --genkey`) and an IPv6 address from fd00:64::/64 beside the IPv4 one.
+// (keys made by `openvpn --genkey`), an IPv6 address from fd00:64::/64 beside the IPv4 one, and
+// routes to both families of the office LAN.
 // Otherwise OpenVPN's defaults, but for what the load generator's many clients need (one shared
 // client certificate and client key, a /18 pool, no cap on clients or on the rate of new ones).
 import { execFileSync } from 'node:child_process';
@@ -112,6 +113,8 @@ export function stockOpenvpn(o: {
         ...['--local', endpoint, '--port', String(PORT)],
         ...['--cert', pki.serverCert, '--key', pki.serverKey, '--dh', 'none'],
         ...['--push', `route ${lab.addr.net.office.v4.split('/')[0]} ${OFFICE_MASK}`],
+        // Both families of the office LAN, as Postern pushes them: the clients do the same work.
+        ...['--push', `route-ipv6 ${lab.addr.net.office.v6}`],
         ...['--keepalive', '10', '60'],
         // Every load generator session shows the same client certificate.
         ...['--duplicate-cn', '--max-clients', MAX_CLIENTS],
