@@ -225,6 +225,31 @@ describe('native TLS engine: interoperation', () => {
     }
   }
 
+  it('the gateway runs a lone handshake inline, and uses the pool once another is under way', async () => {
+    const factory = offloading(serverConfig());
+    const client = nativeClientTlsEngineFactory(clientConfig());
+    // Nobody else connecting: no thread hop, finished before the event loop turns.
+    const lone = join(factory, client);
+    await Promise.resolve();
+    assert.ok(finished(lone.server) && finished(lone.client));
+    // Another client has started its handshake: this one's steps go to the thread pool.
+    const other = factory(0, () => undefined);
+    const busy = join(factory, client);
+    await Promise.resolve();
+    assert.equal(finished(busy.server), undefined, 'not finished without the event loop');
+    await settled(busy.server, busy.client);
+    assert.ok(finished(busy.server) && finished(busy.client), JSON.stringify(failure(busy.server)));
+    // Established or closed, a handshake no longer counts: alone again, inline again.
+    other.close();
+    const again = join(factory, client);
+    await Promise.resolve();
+    assert.ok(finished(again.server) && finished(again.client));
+    for (const side of [lone, busy, again]) {
+      side.server.engine.close();
+      side.client.engine.close();
+    }
+  });
+
   it('is synchronous: two native engines finish without the event loop turning', async () => {
     const { server: s, client: c } = join(
       nativeServerTlsEngineFactory(serverConfig()),

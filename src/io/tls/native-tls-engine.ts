@@ -2,8 +2,9 @@
 // SSL_CTX per factory, parsed once, and per key state one SSL over two memory BIOs. By default
 // everything runs synchronously inside the engine's methods: ciphertext goes in, and the
 // ciphertext, plaintext, handshake-done and error events it causes come out through `emit`, in
-// order, before the method returns. The gateway offloads handshake steps to libuv's thread pool
-// instead; their events then come later, from the step's completion, still in order.
+// order, before the method returns. The gateway's engines hand handshake steps to libuv's
+// thread pool instead while more than one client is connecting (HandshakePool); their events then
+// come later, from the step's completion, still in order.
 //
 // Same configuration, same TLS policy and same verdicts as the Node engine (tls-engine.ts):
 // the server requests a client certificate, lets the handshake finish and reports the verdict
@@ -209,16 +210,22 @@ class NativeTlsEngine implements TlsEngine {
   /** Ciphertext that arrived while driving, in order, and its size. */
   private held: Uint8Array[] = [];
   private heldBytes = 0;
+  /** This engine counts in its HandshakePool's `handshaking` (until established or closed). */
+  private countedHandshake = false;
 
   constructor(
     private readonly addon: NativeTlsAddon,
     context: NativeTlsContext,
     private readonly side: Side,
     private readonly emit: (event: TlsEvent) => void,
-    /** Handshake steps on libuv's thread pool (the gateway), else on the calling thread. */
-    private readonly offload = false,
+    /** The gateway's engines share this: handshake steps on libuv's thread pool when busy. */
+    private readonly offload: HandshakePool | undefined = undefined,
   ) {
     this.session = addon.tlsSessionNew(context);
+    if (offload !== undefined) {
+      offload.handshaking++;
+      this.countedHandshake = true;
+    }
     // The client speaks first, but not before the factory has returned: whoever holds the
     // engine must be able to feed it the server's answer, which may come back synchronously.
     if (side.kind === 'client') queueMicrotask(() => this.pump());
@@ -310,6 +317,7 @@ class NativeTlsEngine implements TlsEngine {
   }
 
   close(): void {
+    this.handshakeOver();
     this.records = undefined;
     this.inbox = [];
     this.held = [];
@@ -382,8 +390,9 @@ class NativeTlsEngine implements TlsEngine {
     if (!this.established) {
       const session = this.session;
       if (session === undefined) return;
-      if (this.offload) {
-        this.startDrive(session);
+      const pool = this.offload;
+      if (pool !== undefined && !pool.idle()) {
+        this.startDrive(session, pool);
         return;
       }
       if (!this.afterDrive(session, this.addon.tlsDrive(session))) return;
@@ -402,18 +411,31 @@ class NativeTlsEngine implements TlsEngine {
     }
     if (this.session === undefined) return false;
     this.established = true;
+    this.handshakeOver();
     this.handshakeDone(session);
     return true;
+  }
+
+  private handshakeOver(): void {
+    if (!this.countedHandshake || this.offload === undefined) return;
+    this.countedHandshake = false;
+    this.offload.handshaking--;
   }
 
   get busy(): boolean {
     return this.driving;
   }
 
-  private startDrive(session: NativeTlsSession): void {
+  private startDrive(session: NativeTlsSession, pool: HandshakePool): void {
     if (this.driving) return;
     this.driving = true;
-    if (!this.addon.tlsDriveAsync(session, (step) => this.driven(session, step))) {
+    pool.inFlight++;
+    const done = (step: number) => {
+      pool.inFlight--;
+      this.driven(session, step);
+    };
+    if (!this.addon.tlsDriveAsync(session, done)) {
+      pool.inFlight--;
       this.driving = false;
       this.fail();
     }
@@ -523,9 +545,26 @@ class NativeTlsEngine implements TlsEngine {
 }
 
 /**
+ * Where the gateway's handshake steps run. A step (the public-key work, 0.3-1 ms of CPU) on
+ * libuv's thread pool leaves the gateway's thread free for everyone else, but costs two thread
+ * wake-ups (~0.1 ms each on a VM) on the client's connect. So a lone client's steps run inline;
+ * as soon as another handshake is under way, or a step is on the pool, they go to the pool. An
+ * engine dropped without close() would leave `handshaking` high: the pool then, as before.
+ */
+class HandshakePool {
+  handshaking = 0;
+  inFlight = 0;
+
+  idle(): boolean {
+    return this.inFlight === 0 && this.handshaking <= 1;
+  }
+}
+
+/**
  * Engines for the gateway on OpenSSL directly: client certificates required and verified. With
- * `offloadHandshake`, each handshake step (the public-key work, ~1 ms of CPU per client) runs on
- * libuv's thread pool and its events come from there: the gateway's thread goes on serving.
+ * `offloadHandshake`, handshake steps (the public-key work, ~1 ms of CPU per client) run on
+ * libuv's thread pool while more than one client is connecting, and their events come from
+ * there: the gateway's thread goes on serving (HandshakePool says when).
  */
 export function nativeServerTlsEngineFactory(
   config: TlsServerConfig,
@@ -534,8 +573,8 @@ export function nativeServerTlsEngineFactory(
   const addon = tlsAddon();
   const context = createContext(addon, true, config);
   const side: Side = { kind: 'server' };
-  const offload = o.offloadHandshake ?? false;
-  return (_keyId, emit) => new NativeTlsEngine(addon, context, side, emit, offload);
+  const pool = o.offloadHandshake === true ? new HandshakePool() : undefined;
+  return (_keyId, emit) => new NativeTlsEngine(addon, context, side, emit, pool);
 }
 
 /** Engines for `postern connect` on OpenSSL directly, sharing one context. */
