@@ -16,7 +16,30 @@ export function groupsOf(config: Config, groups: string[]): Config['groups'][str
     .filter((g): g is Config['groups'][string] => g !== undefined);
 }
 
-export function pushConfigFor(config: Config, groups: string[], addr: ClientAddresses): PushConfig {
+/** What a group set's clients all get; only their addresses differ. */
+interface GroupPush {
+  routeGateway: string;
+  netmask4: string;
+  prefix6: number;
+  gateway6: string;
+  routes: PushRoute[];
+  routes6: PushRouteIpv6[];
+  fullTunnel: boolean;
+}
+
+/** Per loaded postern.yaml (a reload makes a new Config), per group set. */
+const groupPushes = new WeakMap<Config, Map<string, GroupPush>>();
+
+function groupPushFor(config: Config, groups: string[]): GroupPush {
+  let byGroups = groupPushes.get(config);
+  if (byGroups === undefined) groupPushes.set(config, (byGroups = new Map()));
+  const key = groups.join('\n');
+  let push = byGroups.get(key);
+  if (push === undefined) byGroups.set(key, (push = buildGroupPush(config, groups)));
+  return push;
+}
+
+function buildGroupPush(config: Config, groups: string[]): GroupPush {
   const pool4 = new AddressPool(config.pools.ipv4);
   const pool6 = new AddressPool(config.pools.ipv6);
   const routes: PushRoute[] = [];
@@ -35,16 +58,30 @@ export function pushConfigFor(config: Config, groups: string[], addr: ClientAddr
     }
   }
   return {
-    topology: 'subnet',
     routeGateway: pool4.gateway,
-    ...(addr.v4 ? { ifconfig: { local: addr.v4, netmask: netmask4(pool4.prefix) } } : {}),
-    ...(addr.v6
-      ? { ifconfigIpv6: { address: addr.v6, prefixLength: pool6.prefix, gateway: pool6.gateway } }
-      : {}),
+    netmask4: netmask4(pool4.prefix),
+    prefix6: pool6.prefix,
+    gateway6: pool6.gateway,
     routes,
-    routesIpv6: routes6,
+    routes6,
+    fullTunnel,
+  };
+}
+
+/** The PUSH_REPLY settings of a client in `groups` with these addresses. */
+export function pushConfigFor(config: Config, groups: string[], addr: ClientAddresses): PushConfig {
+  const g = groupPushFor(config, groups);
+  return {
+    topology: 'subnet',
+    routeGateway: g.routeGateway,
+    ...(addr.v4 ? { ifconfig: { local: addr.v4, netmask: g.netmask4 } } : {}),
+    ...(addr.v6
+      ? { ifconfigIpv6: { address: addr.v6, prefixLength: g.prefix6, gateway: g.gateway6 } }
+      : {}),
+    routes: g.routes.map((r) => ({ ...r })),
+    routesIpv6: g.routes6.map((r) => ({ ...r })),
     ...(config.dns.length ? { dns: config.dns } : {}),
-    ...(fullTunnel ? { redirectGateway: ['def1', 'ipv6', 'bypass-dhcp'] } : {}),
+    ...(g.fullTunnel ? { redirectGateway: ['def1', 'ipv6', 'bypass-dhcp'] } : {}),
     ping: config.openvpn.keepalive.ping,
     pingRestart: config.openvpn.keepalive.restart,
   };
