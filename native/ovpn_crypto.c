@@ -59,6 +59,10 @@ static void fetch_ciphers(void) {
   }
 }
 
+void ovpn_crypto_prepare(void) {
+  pthread_once(&fetch_once, fetch_ciphers);
+}
+
 int ovpn_cipher_from_name(const char *name) {
   for (size_t i = 1; i < CIPHER_COUNT; i++) {
     if (strcmp(name, CIPHERS[i].name) == 0) return (int)i;

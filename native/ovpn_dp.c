@@ -908,6 +908,7 @@ static napi_value dp_construct(napi_env env, napi_callback_info info) {
   uv_loop_t *loop = NULL;
   NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
 
+  ovpn_crypto_prepare();
   dp *d = calloc(1, sizeof *d);
   if (d == NULL) return pst_throw_errno(env, "calloc", ENOMEM);
   d->env = env;
