@@ -78,7 +78,6 @@ const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
 const listenerSettings = (c: Config): string =>
   JSON.stringify({ accounting: c.accounting, radius: c.radius });
 
-/** A control packet whose sender is not the peer this session talks to. */
 /** The keys the native first contact needs to give the replies `config` gives. */
 function nativeFirstContactKeys(config: FirstContactConfig): FirstContactKeys | undefined {
   const wrap = config.wrap;
@@ -91,6 +90,7 @@ function nativeFirstContactKeys(config: FirstContactConfig): FirstContactKeys | 
   };
 }
 
+/** A control packet whose sender is not the peer this session talks to. */
 function startsAnotherSession(d: SessionDriver, packet: Uint8Array): boolean {
   const sid = senderSessionId(packet);
   return sid !== undefined && d.core.isAnotherPeer(sid);
