@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createLab, type Lab } from '../../src/lab/index.js';
+import { exited } from '../../src/lab/run.js';
 import {
   keepRemotes,
   startLabGateway,
@@ -15,6 +16,8 @@ import {
 } from '../helpers/lab-gateway.js';
 
 const root = process.getuid?.() === 0;
+/** Forged client resets sent to the gateway's UDP port in one test. */
+const FORGED_RESETS = 50;
 
 describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'needs root' }, () => {
   let lab: Lab;
@@ -134,6 +137,38 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
           assert.ok((c['openvpn.reset-replies'] ?? 0) >= c['openvpn.reset-replies.native']!);
           const text = (await gw.cli(['status'])).stdout;
           assert.match(text, /^counter\s+openvpn\.reset-replies\.native [1-9]\d*$/m);
+        });
+
+        it('forged resets are dropped and counted, and the connected client carries on', async () => {
+          const counters = async () =>
+            (
+              JSON.parse((await gw.cli(['status', '--json'])).stdout) as {
+                counters: Record<string, number>;
+              }
+            ).counters;
+          const badWkc = async () => (await counters())['openvpn.drop.first-contact-bad-wkc'] ?? 0;
+          const before = await badWkc();
+          // HARD_RESET_CLIENT_V3 opcodes with random bodies: no WKc of this server's opens.
+          const script = `
+            const s = require('node:dgram').createSocket('udp4');
+            const { randomBytes } = require('node:crypto');
+            let left = ${FORGED_RESETS};
+            const next = () => {
+              if (left-- === 0) return s.close();
+              const b = randomBytes(300); b[0] = 0x50;
+              s.send(b, 1194, '${lab.addr.gw.outside.v4}', next);
+            };
+            next();`;
+          await exited(lab.spawn('laptop', process.execPath, ['-e', script]));
+          let counted = 0;
+          for (const until = Date.now() + 10_000; Date.now() < until;) {
+            counted = (await badWkc()) - before;
+            if (counted >= FORGED_RESETS) break;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          assert.equal(counted, FORGED_RESETS, 'every forged reset counted as a bad WKc');
+          const v4 = await lab.ping('laptop', lab.addr.office.v4, { count: 3, timeoutSec: 2 });
+          assert.equal(v4.received, 3, v4.output);
         });
       }
 
