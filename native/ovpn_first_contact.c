@@ -1,7 +1,8 @@
 /*
  * The stateless reset reply of OpenVPN 2.6, answered on the RX thread: a client's first packet
  * goes out again as the gateway's HARD_RESET_SERVER_V2 without a trip through JS (~0.4 ms of
- * JavaScript per connect, and reset floods never reach the event loop). The reference, and the
+ * JavaScript per connect; well-formed resets, however many, never reach the event loop; what
+ * does not open still goes to JS, which counts the drop). The reference, and the
  * answer to everything this file does not take, is src/proto/openvpn/session/first-contact.ts;
  * a differential test holds the two byte-equal.
  *
@@ -47,6 +48,8 @@ static const char FC_COOKIE_LABEL[] = "postern openvpn session cookie v2";
 #define FC_TLV_LEN 6
 /* The least a client reset's body holds: ack count 0, message packet id. */
 #define FC_RESET_BODY_MIN 5
+_Static_assert(TC_OFF_CT + FC_BODY_FIXED + FC_TLV_LEN <= DP_FIRST_CONTACT_REPLY_MAX,
+               "the longest reply fits the caller's buffer");
 
 struct dp_first_contact {
   bool v2;
@@ -217,7 +220,8 @@ static dp_first_contact *first_contact_from_js(napi_env env, napi_value *argv) {
   uint8_t *key, *cookie_key;
   size_t key_len, cookie_key_len;
   double slot_ms = 0;
-  if (napi_get_value_bool(env, argv[0], &v2) != napi_ok || !pst_get_bytes(env, argv[1], &key, &key_len) ||
+  if (napi_get_value_bool(env, argv[0], &v2) != napi_ok ||
+      !pst_get_bytes(env, argv[1], &key, &key_len) ||
       !pst_get_bytes(env, argv[2], &cookie_key, &cookie_key_len) ||
       napi_get_value_double(env, argv[3], &slot_ms) != napi_ok) {
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",

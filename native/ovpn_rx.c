@@ -80,9 +80,9 @@ bool dp_rx_accept(dp *d, dp_peer *peer, uint8_t *plain, size_t plain_len, uint64
 /* A client's reset answered here (ovpn_first_contact.c) instead of in JS; false if it is not
  * one this thread takes. A reply the kernel refuses counts as a send drop, like any other. */
 static bool rx_first_contact(dp *d, rx_state *s, const uint8_t *p, size_t len,
-                             const dp_sockaddr *from, const dp_sockaddr *local) {
+                             const dp_sockaddr *from, const dp_sockaddr *local, uint64_t now) {
   uint8_t reply[DP_FIRST_CONTACT_REPLY_MAX];
-  size_t n = dp_first_contact_answer(d->first_contact, p, len, from, dp_now_ms(), reply);
+  size_t n = dp_first_contact_answer(d->first_contact, p, len, from, now, reply);
   if (n == 0) return false;
   socklen_t from_len = from->sa.sa_family == AF_INET ? sizeof from->v4 : sizeof from->v6;
   if (dp_send_one(d, reply, n, from, from_len, local) < 0) s->drops[OVPN_DROP_UDP_SEND]++;
@@ -110,7 +110,7 @@ static void rx_datagram(dp *d, rx_state *s, uint8_t *p, size_t len, const dp_soc
     if (peer != NULL && peer->tcp != NULL) peer = NULL;
   }
   if (peer == NULL) {
-    if (d->first_contact != NULL && rx_first_contact(d, s, p, len, from, local)) return;
+    if (d->first_contact != NULL && rx_first_contact(d, s, p, len, from, local, now)) return;
     /* Control channel, DATA_V1, or a peer id JS may know (TCP or reference-path peers). */
     if (dp_append_record(d, &s->control_batch, EVENT_CONTROL, 0, from, local, p, len)) {
       counter_add(&d->stats[STAT_TO_JS_CONTROL], 1);

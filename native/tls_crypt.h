@@ -11,7 +11,6 @@
 #define TC_KEY_LEN 32
 #define TC_HEADER_LEN 17
 #define TC_TAG_LEN 32
-#define TC_IV_LEN 16
 #define TC_OFF_CT (TC_HEADER_LEN + TC_TAG_LEN)
 
 typedef enum { TC_AUTHENTIC = 1, TC_NOT_AUTHENTIC = 0, TC_OPENSSL_FAILED = -1 } tc_verdict;

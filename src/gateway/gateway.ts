@@ -113,10 +113,9 @@ export class Gateway {
       store: this.store.description,
       listeners: [...this.listeners],
       sessions: this.sessions.size,
-      counters: Object.assign({}, ...this.services.map((s) => s.counters?.() ?? {})) as Record<
-        string,
-        number
-      >,
+      counters: Object.fromEntries(
+        this.services.flatMap((s) => Object.entries(s.counters?.() ?? {})),
+      ),
     };
   }
 

@@ -141,7 +141,7 @@ function fingerprint(cert: Issued): string {
   return new X509Certificate(cert.certPem).fingerprint256.replace(/:/g, '').toLowerCase();
 }
 
-/** The gateway's engines: handshake steps on libuv's thread pool. */
+/** The gateway's engines: handshake steps inline for a lone client, on libuv's pool when busy. */
 function offloading(config: Parameters<typeof nativeServerTlsEngineFactory>[0]) {
   return nativeServerTlsEngineFactory(config, { offloadHandshake: true });
 }
@@ -163,12 +163,12 @@ const PAIRINGS = [
     client: nativeClientTlsEngineFactory,
   },
   {
-    name: 'native server offloading its handshake, Node client',
+    name: "the gateway's native server (pool when busy), Node client",
     server: offloading,
     client: clientTlsEngineFactory,
   },
   {
-    name: 'native server offloading its handshake, native client',
+    name: "the gateway's native server (pool when busy), native client",
     server: offloading,
     client: nativeClientTlsEngineFactory,
   },
