@@ -37,6 +37,32 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
     assert.match(warmUp[0] ?? '', /"handshakes":40\b/);
   });
 
+  it('connected to itself once at start, leaving no session, record or lease behind', async () => {
+    const lines = gw.log.lines.filter((l) => l.includes('"event":"self-connect"'));
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.doesNotMatch(lines[0] ?? '', /"error"/, lines[0]);
+    const status = JSON.parse((await gw.cli(['status', '--json'])).stdout) as {
+      sessions: number;
+      counters: Record<string, number>;
+    };
+    assert.equal(status.sessions, 0);
+    // Through the real listener: its reset was answered by the native path; nothing dropped.
+    assert.equal(status.counters['openvpn.reset-replies.native'], 1, JSON.stringify(status));
+    assert.deepEqual(
+      Object.keys(status.counters).filter((k) => k.startsWith('openvpn.drop.')),
+      [],
+      JSON.stringify(status.counters),
+    );
+    assert.deepEqual(JSON.parse((await gw.cli(['sessions', '--json'])).stdout), []);
+    const audit = JSON.parse((await gw.cli(['audit', '--json'])).stdout) as { event: string }[];
+    assert.deepEqual(
+      audit.filter((r) => r.event !== 'admin'),
+      [],
+      'no auth or session record from the self-connect',
+    );
+    assert.deepEqual(JSON.parse((await gw.cli(['accounting', '--json'])).stdout), []);
+  });
+
   for (const proto of ['udp', 'tcp'] as const) {
     describe(`over ${proto.toUpperCase()}`, () => {
       let client: OpenvpnClient;
@@ -133,7 +159,8 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
             counters: Record<string, number>;
           };
           const c = status.counters;
-          assert.ok((c['openvpn.reset-replies.native'] ?? 0) >= 1, JSON.stringify(c));
+          // One is the start-up self-connect's; the rest are this client's.
+          assert.ok((c['openvpn.reset-replies.native'] ?? 0) >= 2, JSON.stringify(c));
           assert.ok((c['openvpn.reset-replies'] ?? 0) >= c['openvpn.reset-replies.native']!);
           const text = (await gw.cli(['status'])).stdout;
           assert.match(text, /^counter\s+openvpn\.reset-replies\.native [1-9]\d*$/m);

@@ -42,10 +42,21 @@ export class AdmissionRehearsal {
     return new AdmissionRehearsal(config, await openScratchStore());
   }
 
+  /** The scratch store and its leases (the start-up self-connect's sessions use them). */
+  get db(): Store['db'] {
+    return this.#store.db;
+  }
+
+  get leases(): LeaseStore {
+    return this.#leases;
+  }
+
   /** Admits the warm-up client as #authenticate admits a real one; throws if it would refuse. */
   async admit(req: AuthRequest): Promise<PushConfig> {
     const now = new Date();
-    await this.#enrol(req, now);
+    if (req.commonName !== undefined && req.certSerial !== undefined) {
+      await this.enrol(req.commonName, req.certSerial);
+    }
     const decision = await authorize(this.#store.db, req, { ...this.#auth, now });
     if (!decision.ok) {
       throw new PosternError('WARM_UP_FAILED', `the rehearsal was refused: ${decision.reason}`);
@@ -74,11 +85,11 @@ export class AdmissionRehearsal {
     return this.#store.close();
   }
 
-  /** The client's user (in every configured group) and its certificate, once per certificate. */
-  async #enrol(req: AuthRequest, now: Date): Promise<void> {
-    const { commonName: name, certSerial: serial } = req;
-    if (name === undefined || serial === undefined || this.#known.has(serial)) return;
+  /** A user (in every configured group) and its certificate, once per certificate. */
+  async enrol(name: string, serial: string): Promise<void> {
+    if (this.#known.has(serial)) return;
     this.#known.add(serial);
+    const now = new Date();
     const db = this.#store.db;
     if ((await findUser(db, name)) === undefined) {
       await insertUser(db, { name, groups: Object.keys(this.#config.groups) }, now);

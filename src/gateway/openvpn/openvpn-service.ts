@@ -20,16 +20,17 @@ import {
   readTlsCryptV2ServerKey,
   loadServer,
 } from '../../control/pki/index.js';
-import { writeAudit } from '../../control/store/index.js';
+import { writeAudit, type Store } from '../../control/store/index.js';
 import { setMeta } from '../../control/store/meta.js';
 import { TcpPacketStream } from '../../io/net/tcp-packets.js';
 import { randomBytesPooled } from '../../io/random.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
 import type { FirstContactKeys, NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import { cookieSlotMs } from '../../proto/openvpn/hmac-cookie.js';
-import type { Logger } from '../../io/log.js';
+import { createLogger, type Logger } from '../../io/log.js';
 import { gatewayTlsEngine, type TlsEngineKind } from '../../io/tls/engine-choice.js';
-import { warmUpSessionCores } from './warm-up.js';
+import { createWarmUpPki, warmUpClientWrap, warmUpSessionCores } from './warm-up.js';
+import { selfConnect, type SelfConnection } from './self-connect.js';
 import { AdmissionRehearsal } from './admission-rehearsal.js';
 import {
   handleFirstContact,
@@ -43,6 +44,7 @@ import type { TlsEngineFactory } from '../../proto/openvpn/session/tls-engine.js
 import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
 import type { Gateway } from '../gateway.js';
 import type { SessionFacts } from '../session-events.js';
+import { SessionTable } from '../sessions.js';
 import { startSessionListeners, type SessionListeners } from '../session-listeners.js';
 import { authorize, rehearseAuthorize } from './authorize.js';
 import type { GatewayDataPath } from './data-path.js';
@@ -106,6 +108,42 @@ interface DatagramPort {
   readonly native: boolean;
 }
 
+/**
+ * Where a session's records and counters go. Every client's are the gateway's; the start-up
+ * self-connect's (self-connect.ts) go to scratch ones, so that the same code runs for it without
+ * a trace in the gateway's audit, accounting, leases or session table.
+ */
+interface SessionWorld {
+  readonly db: Store['db'];
+  readonly leases: LeaseStore;
+  readonly sessions: SessionTable;
+  readonly listeners: SessionListeners | undefined;
+  readonly log: Logger;
+  readonly limiter: AuthLimiter;
+  readonly challenges: ChallengeBook;
+  readonly tokenSecret: Uint8Array | undefined;
+  /** Password checks may go to the RADIUS server. */
+  readonly radius: boolean;
+}
+
+/** The start-up self-connect's session: the client's address, its server TLS, its world. */
+interface Rehearsal {
+  client: UdpRemote;
+  tls: TlsEngineFactory;
+  world: SessionWorld;
+  driver?: SessionDriver;
+}
+
+const unmapped = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
+const sameRemote = (a: UdpRemote, b: UdpRemote): boolean =>
+  a.port === b.port && unmapped(a.address) === unmapped(b.address);
+
+/** How long the start-up self-connect may take before the gateway serves without it. */
+const SELF_CONNECT_TIMEOUT_MS = 5_000;
+/** How long its EXIT may take to reach the gateway (loopback: well under a millisecond). */
+const SELF_CONNECT_EXIT_POLLS = 100;
+const SELF_CONNECT_EXIT_POLL_MS = 5;
+
 export class OpenvpnService {
   readonly #gw: Gateway;
   readonly #log: Logger;
@@ -141,6 +179,13 @@ export class OpenvpnService {
   /** The keepalive sweep's view of one peer's counters, reused for every peer. */
   readonly #sweepCounters = new Float64Array(PEER_COUNTER_SLOTS);
   readonly #policies: SessionPolicies;
+  /** The gateway's own records (SessionWorld). */
+  readonly #world: SessionWorld;
+  /** Sessions whose records go elsewhere: the start-up self-connect's. */
+  readonly #scratchWorlds = new WeakMap<SessionDriver, SessionWorld>();
+  #rehearsal: Rehearsal | undefined;
+  /** The first UDP listener, where the start-up self-connect goes. */
+  #selfConnectTo: UdpRemote | undefined;
 
   constructor(
     gw: Gateway,
@@ -162,6 +207,32 @@ export class OpenvpnService {
     });
     this.#policies = new SessionPolicies(gw, dp, log);
     this.#leases = new LeaseStore(gw.store.db, gw.config.pools);
+    // What changes after construction (listeners on reload, the token secret at start, RADIUS
+    // on reload) is read when used.
+    const listeners = (): SessionListeners | undefined => this.#listeners;
+    const tokenSecret = (): Uint8Array | undefined => this.#tokenSecret;
+    const radius = (): boolean => this.config.radius.enabled;
+    this.#world = {
+      db: gw.store.db,
+      leases: this.#leases,
+      sessions: gw.sessions,
+      get listeners() {
+        return listeners();
+      },
+      log,
+      limiter: this.#limiter,
+      challenges: this.#challenges,
+      get tokenSecret() {
+        return tokenSecret();
+      },
+      get radius() {
+        return radius();
+      },
+    };
+  }
+
+  #worldOf(d: SessionDriver): SessionWorld {
+    return this.#scratchWorlds.get(d) ?? this.#world;
   }
 
   get config(): Config {
@@ -199,6 +270,7 @@ export class OpenvpnService {
           if (d) this.#float(d, port, { ...remote, local });
         });
         bound.push({ kind: 'openvpn-udp', address: `${l.address}:${native.port} (native)` });
+        this.#selfConnectTo ??= { address: l.address, port: native.port };
         this.#nativeBound = true;
         this.#shareFirstContact();
       } else if (l.proto === 'udp') {
@@ -208,6 +280,7 @@ export class OpenvpnService {
         ep.onDatagram((bytes, from) => this.#onUdp(port, bytes, from));
         this.#udp.push(ep);
         bound.push({ kind: 'openvpn-udp', address: `${l.address}:${ep.port}` });
+        this.#selfConnectTo ??= { address: l.address, port: ep.port };
       } else {
         const server = createServer((socket) => this.#onTcp(socket));
         await new Promise<void>((resolve, reject) => {
@@ -223,6 +296,7 @@ export class OpenvpnService {
     }
     this.#sweep = setInterval(() => this.#keepalive(), KEEPALIVE_SWEEP_MS);
     this.#startListeners();
+    await this.#selfConnect();
     return bound;
   }
 
@@ -292,6 +366,83 @@ export class OpenvpnService {
         'the start-up self-handshake failed; serving anyway',
       );
     } finally {
+      await admission?.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * One client of our own over the first UDP listener, once its hooks are in place
+   * (self-connect.ts says why); its session's records go to a scratch store. Never fatal.
+   */
+  async #selfConnect(): Promise<void> {
+    const listen = this.#selfConnectTo;
+    if (listen === undefined) return;
+    const started = performance.now();
+    let admission: AdmissionRehearsal | undefined;
+    let connection: SelfConnection | undefined;
+    let listeners: SessionListeners | undefined;
+    try {
+      const scratch = (admission = await AdmissionRehearsal.open(this.config));
+      const pki = await createWarmUpPki(this.config.crypto['min-tls']);
+      await scratch.enrol(pki.clientName, pki.clientSerial);
+      const silent = createLogger('silent', 'self-connect');
+      // The accounting store's listener over the scratch store; no RADIUS, no export file.
+      listeners = startSessionListeners(
+        {
+          db: scratch.db,
+          config: {
+            ...this.config,
+            radius: { ...this.config.radius, enabled: false, accounting: false },
+            accounting: { ...this.config.accounting, export: null },
+          },
+          dir: this.#gw.dir,
+        },
+        silent,
+      );
+      const world: SessionWorld = {
+        db: scratch.db,
+        leases: scratch.leases,
+        sessions: new SessionTable(),
+        listeners,
+        log: silent,
+        limiter: new AuthLimiter(),
+        challenges: new ChallengeBook(),
+        tokenSecret: randomBytes(32),
+        radius: false,
+      };
+      connection = await selfConnect({
+        listen,
+        wrap: warmUpClientWrap(this.#wrap, pki),
+        tls: pki.clientTls,
+        dataCiphers: this.config.openvpn['data-ciphers'],
+        timeoutMs: SELF_CONNECT_TIMEOUT_MS,
+        onBound: (client) => {
+          this.#rehearsal = { client, tls: pki.serverTls, world };
+        },
+      });
+      this.#log.info(
+        { event: 'self-connect', ms: Math.round(performance.now() - started) },
+        'start-up self-connect done',
+      );
+    } catch (e) {
+      this.#log.warn(
+        { event: 'self-connect', error: (e as Error).message },
+        'the start-up self-connect failed; serving anyway',
+      );
+    } finally {
+      // The client hangs up as a real one does (EXIT), so the gateway hears nothing after its
+      // session ends; one that did not answer is closed here.
+      const driver = this.#rehearsal?.driver;
+      connection?.hangUp();
+      for (let i = 0; driver && !driver.isClosed && i < SELF_CONNECT_EXIT_POLLS; i++) {
+        await new Promise((resolve) => setTimeout(resolve, SELF_CONNECT_EXIT_POLL_MS));
+      }
+      driver?.close('exit', 'start-up self-connect done');
+      this.#rehearsal = undefined;
+      await connection?.close();
+      // The scratch store's last writes (audit, lease release) commit at the end of this turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      await listeners?.close().catch(() => undefined);
       await admission?.close().catch(() => undefined);
     }
   }
@@ -424,7 +575,9 @@ export class OpenvpnService {
     // tls-crypt-v2 client key): the old session gives way to it, as OpenVPN does.
     d?.close('replaced', 'the client started a new session from the same address');
     const transport = { send: (p: Uint8Array) => ep.send(p, from) };
-    const driver = this.#open('openvpn-udp', verdict.start, transport, remoteText(from));
+    const r = this.#rehearsal;
+    const rehearsal = r !== undefined && sameRemote(r.client, from) ? r : undefined;
+    const driver = this.#open('openvpn-udp', verdict.start, transport, remoteText(from), rehearsal);
     if (ep.native) driver.nativeRemote = from;
     this.#rememberUdp(driver, udpKey(from));
     driver.receive(bytes);
@@ -521,12 +674,17 @@ export class OpenvpnService {
     start: ServerSessionStart,
     transport: { send(p: Uint8Array): void },
     remote: string,
+    rehearsal?: Rehearsal,
   ): SessionDriver {
     const peerId = this.#allocatePeerId();
     const driver = new SessionDriver({ protocol, peerId, transport, remote, hooks: this.#hooks });
+    if (rehearsal) {
+      rehearsal.driver = driver;
+      this.#scratchWorlds.set(driver, rehearsal.world);
+    }
     driver.core = new ServerSession({
       start,
-      createTls: this.#tls,
+      createTls: rehearsal?.tls ?? this.#tls,
       random: randomBytesPooled,
       now: Date.now(),
       dataCiphers: this.config.openvpn['data-ciphers'],
@@ -553,7 +711,10 @@ export class OpenvpnService {
         this.#dp.addPeer(d.peerId, {
           transport: d.transport,
           nativeRemote: d.nativeRemote,
-          addresses: [d.address4, d.address6].filter((a): a is string => a !== null),
+          // The self-connect's addresses come from a scratch pool: a real client may hold them.
+          addresses: this.#scratchWorlds.has(d)
+            ? []
+            : [d.address4, d.address6].filter((a): a is string => a !== null),
           sendPeerId: out.peerId,
           ...(d.transport instanceof TcpPacketStream ? { tcp: d.transport } : {}),
         });
@@ -561,7 +722,9 @@ export class OpenvpnService {
       }
       this.#dp.installKey(d.peerId, out.keyId, out.keys, out.sendNow);
       if (d.keyCount > 1) {
+        const w = this.#worldOf(d);
         this.#audit(
+          w,
           {
             event: 'rekey',
             user: d.user,
@@ -572,7 +735,7 @@ export class OpenvpnService {
           },
           new Date(),
         );
-        this.#log.info(
+        w.log.info(
           { event: 'rekey', session: d.id, user: d.user, keyId: out.keyId },
           'new data keys',
         );
@@ -581,11 +744,13 @@ export class OpenvpnService {
     useKey: (d, keyId) => this.#dp.useKey(d.peerId, keyId),
     retireKey: (d, keyId) => this.#dp.retireKey(d.peerId, keyId),
     established: (d, out) => {
+      const w = this.#worldOf(d);
       d.cipher = out.cipher;
       d.connectedAt = new Date();
-      this.#gw.sessions.add(d);
+      w.sessions.add(d);
       const now = new Date();
       this.#audit(
+        w,
         {
           event: 'session.start',
           user: d.user,
@@ -603,8 +768,8 @@ export class OpenvpnService {
         },
         now,
       );
-      this.#listeners?.events.emit({ kind: 'start', session: this.#facts(d), at: now });
-      this.#log.info(
+      w.listeners?.events.emit({ kind: 'start', session: this.#facts(d), at: now });
+      w.log.info(
         {
           event: 'session.start',
           session: d.id,
@@ -622,7 +787,7 @@ export class OpenvpnService {
     kicked: (d) => {
       d.finalCounters = this.#dp.counters(d.peerId);
       this.#dp.stopTraffic(d.peerId);
-      this.#gw.sessions.remove(d.id);
+      this.#worldOf(d).sessions.remove(d.id);
     },
     counters: (d) => {
       const c = d.finalCounters ?? this.#dp.counters(d.peerId);
@@ -636,16 +801,17 @@ export class OpenvpnService {
 
   async #authenticate(d: SessionDriver, req: Parameters<typeof authorize>[1]): Promise<void> {
     const now = new Date();
+    const w = this.#worldOf(d);
     let decision;
     try {
-      decision = await authorize(this.#gw.store.db, req, {
+      decision = await authorize(w.db, req, {
         now,
         source: sourceAddress(d.remote),
-        limiter: this.#limiter,
-        challenges: this.#challenges,
-        tokenSecret: this.#tokenSecret,
+        limiter: w.limiter,
+        challenges: w.challenges,
+        tokenSecret: w.tokenSecret,
         tokenLifetimeSec: this.config.auth['token-lifetime-seconds'],
-        radius: this.config.radius.enabled
+        radius: w.radius
           ? (u, p) => radiusAuthenticateWith(this.config, u, p, d.remote)
           : undefined,
       });
@@ -661,7 +827,7 @@ export class OpenvpnService {
     d.authAudited = true;
     if (!decision.ok) {
       await writeAudit(
-        this.#gw.store.db,
+        w.db,
         {
           event: 'auth',
           user: decision.user ?? null,
@@ -672,7 +838,7 @@ export class OpenvpnService {
         },
         now,
       );
-      this.#log.warn(
+      w.log.warn(
         {
           event: 'auth',
           result: 'fail',
@@ -686,14 +852,14 @@ export class OpenvpnService {
       return;
     }
     // A store error leaves the session without addresses: refused below as exhausted.
-    const { v4, v6 } = await this.#leases.acquire(decision.user, d.id, now).catch((e: unknown) => {
+    const { v4, v6 } = await w.leases.acquire(decision.user, d.id, now).catch((e: unknown) => {
       this.#leaseFailed(d, e);
       return { v4: undefined, v6: undefined };
     });
     if (d.isClosed) return this.#releaseLeases(d);
     if (!v4 && !v6) {
       await writeAudit(
-        this.#gw.store.db,
+        w.db,
         {
           event: 'auth',
           user: decision.user,
@@ -711,6 +877,7 @@ export class OpenvpnService {
     this.#policies.assign(d, decision.groups);
     // Committed within this turn of the event loop; the PUSH_REPLY need not wait for it.
     this.#audit(
+      w,
       {
         event: 'auth',
         user: decision.user,
@@ -736,9 +903,9 @@ export class OpenvpnService {
   }
 
   /** An audit record that nothing waits for; a store failure is logged, never thrown. */
-  #audit(rec: Parameters<typeof writeAudit>[1], now: Date): void {
-    writeAudit(this.#gw.store.db, rec, now).catch((e: unknown) =>
-      this.#log.error(
+  #audit(w: SessionWorld, rec: Parameters<typeof writeAudit>[1], now: Date): void {
+    writeAudit(w.db, rec, now).catch((e: unknown) =>
+      w.log.error(
         { event: 'audit.error', audit: rec.event, error: (e as Error).message },
         'audit record not written',
       ),
@@ -746,11 +913,12 @@ export class OpenvpnService {
   }
 
   #releaseLeases(d: SessionDriver): void {
-    this.#leases.release(d.id, new Date()).catch((e: unknown) => this.#leaseFailed(d, e));
+    const w = this.#worldOf(d);
+    w.leases.release(d.id, new Date()).catch((e: unknown) => this.#leaseFailed(d, e));
   }
 
   #leaseFailed(d: SessionDriver, e: unknown): void {
-    this.#log.error(
+    this.#worldOf(d).log.error(
       { event: 'lease', session: d.id, user: d.user, error: (e as Error).message },
       'address lease store failed',
     );
@@ -765,9 +933,11 @@ export class OpenvpnService {
     if (d.address4 || d.address6) this.#releaseLeases(d);
     if (d.transport instanceof TcpPacketStream) d.transport.close(reason);
     const now = new Date();
+    const w = this.#worldOf(d);
     if (d.connectedAt) {
-      this.#gw.sessions.remove(d.id);
+      w.sessions.remove(d.id);
       this.#audit(
+        w,
         {
           event: 'session.stop',
           user: d.user,
@@ -782,7 +952,7 @@ export class OpenvpnService {
         },
         now,
       );
-      this.#listeners?.events.emit({
+      w.listeners?.events.emit({
         kind: 'stop',
         session: this.#facts(d),
         counters: counters ?? { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 },
@@ -790,7 +960,7 @@ export class OpenvpnService {
         reason,
         detail,
       });
-      this.#log.info(
+      w.log.info(
         { event: 'session.stop', session: d.id, user: d.user, reason, detail },
         'client disconnected',
       );
@@ -802,6 +972,7 @@ export class OpenvpnService {
         reason === 'handshake-timeout')
     ) {
       this.#audit(
+        w,
         {
           event: 'auth',
           user: d.core.commonName ?? null,
@@ -812,7 +983,7 @@ export class OpenvpnService {
         },
         now,
       );
-      this.#log.warn(
+      w.log.warn(
         { event: 'auth', result: 'fail', remote: d.remote, reason, detail },
         'client refused',
       );
@@ -856,7 +1027,7 @@ export class OpenvpnService {
       const counters = d.finalCounters ?? this.#dp.counters(d.peerId);
       if (!counters || !d.connectedAt || d.isClosed) return;
       const session = this.#facts(d);
-      this.#listeners?.events.emit(
+      this.#worldOf(d).listeners?.events.emit(
         final
           ? { kind: 'stop', session, counters, at, reason: 'shutdown', detail: undefined }
           : { kind: 'interim', session, counters, at },

@@ -23,6 +23,7 @@ import { generateClientKey, tlsCryptV2ServerKey } from '../../crypto/tls-crypt-v
 import { TLS_CRYPT_V2_CLIENT_KEY_LEN } from '../../wire/openvpn/constants.js';
 import { clientTlsEngine, gatewayTlsEngine } from '../../io/tls/engine-choice.js';
 import type { PushConfig } from '../../proto/openvpn/push-reply.js';
+import type { TlsEngineFactory } from '../../proto/openvpn/session/tls-engine.js';
 import {
   ClientSession,
   type ClientControlWrap,
@@ -71,9 +72,20 @@ const IDLE_TURN_MS = 20;
 
 const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
-/** Runs `rounds` in-memory handshakes; throws PosternError('WARM_UP_FAILED') if one fails. */
-export async function warmUpSessionCores(o: WarmUpOptions): Promise<WarmUpResult> {
-  const started = performance.now();
+/**
+ * A throwaway CA with a server and a client certificate, and TLS engines over them: what the
+ * warm-up's handshakes (and the start-up self-connect, self-connect.ts) authenticate with. The
+ * CA key is dropped here, so nothing outside this process can ever present these certificates.
+ */
+export interface WarmUpPki {
+  serverTls: TlsEngineFactory;
+  clientTls: TlsEngineFactory;
+  /** The client certificate's commonName and serial, as the server's AuthRequest carries them. */
+  clientName: string;
+  clientSerial: string;
+}
+
+export async function createWarmUpPki(minTls: '1.2' | '1.3'): Promise<WarmUpPki> {
   const now = new Date();
   const ca = await createCa({ commonName: 'Postern warm-up CA', now });
   const server = await issueServerCert(ca, {
@@ -82,47 +94,62 @@ export async function warmUpSessionCores(o: WarmUpOptions): Promise<WarmUpResult
     now,
   });
   const client = await issueClientCert(ca, { commonName: WARM_UP_NAME, now });
-  const minVersion = o.minTls === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
-  const serverTls = gatewayTlsEngine({
-    ca: ca.certPem,
-    cert: server.certPem,
-    key: server.keyPem,
-    minVersion,
-  }).factory;
-  const clientTls = clientTlsEngine({
-    ca: ca.certPem,
-    cert: client.certPem,
-    key: client.keyPem,
-    minVersion,
-  }).factory;
-  let serverWrap: ServerControlWrap;
-  let clientWrap: ClientControlWrap;
-  if (o.tlsCrypt === 'v2') {
-    const serverKeyBytes = generateTlsCryptV2ServerKey();
+  const minVersion = minTls === '1.3' ? 'TLSv1.3' : 'TLSv1.2';
+  return {
+    serverTls: gatewayTlsEngine({
+      ca: ca.certPem,
+      cert: server.certPem,
+      key: server.keyPem,
+      minVersion,
+    }).factory,
+    clientTls: clientTlsEngine({
+      ca: ca.certPem,
+      cert: client.certPem,
+      key: client.keyPem,
+      minVersion,
+    }).factory,
+    clientName: WARM_UP_NAME,
+    clientSerial: client.serial,
+  };
+}
+
+/**
+ * The control-channel wrap a warm-up client uses against a server holding `server`: for
+ * tls-crypt-v2 a client key minted from the server key (with the metadata an exported profile's
+ * key carries, so the gateway reads it as it reads a user's), for tls-crypt the shared key.
+ */
+export function warmUpClientWrap(server: ServerControlWrap, pki: WarmUpPki): ClientControlWrap {
+  if (server.kind === 'tls-crypt-v2') {
     const k = generateClientKey(
-      tlsCryptV2ServerKey(serverKeyBytes),
+      tlsCryptV2ServerKey(server.serverKey),
       random(TLS_CRYPT_V2_CLIENT_KEY_LEN),
-      // What an exported profile's key carries, so the gateway reads it as it reads a user's.
-      profileKeyMetadata({ user: WARM_UP_NAME, serial: client.serial }),
+      profileKeyMetadata({ user: pki.clientName, serial: pki.clientSerial }),
     );
-    serverWrap = { kind: 'tls-crypt-v2', serverKey: serverKeyBytes };
-    clientWrap = { kind: 'tls-crypt-v2', clientKey: k.clientKey, wkc: k.wkc };
-  } else {
-    const key = generateStaticKey();
-    serverWrap = { kind: 'tls-crypt', key };
-    clientWrap = { kind: 'tls-crypt', key };
+    return { kind: 'tls-crypt-v2', clientKey: k.clientKey, wkc: k.wkc };
   }
+  return server;
+}
+
+/** Runs `rounds` in-memory handshakes; throws PosternError('WARM_UP_FAILED') if one fails. */
+export async function warmUpSessionCores(o: WarmUpOptions): Promise<WarmUpResult> {
+  const started = performance.now();
+  const pki = await createWarmUpPki(o.minTls);
+  const serverWrap: ServerControlWrap =
+    o.tlsCrypt === 'v2'
+      ? { kind: 'tls-crypt-v2', serverKey: generateTlsCryptV2ServerKey() }
+      : { kind: 'tls-crypt', key: generateStaticKey() };
+  const clientWrap = warmUpClientWrap(serverWrap, pki);
   const firstContact = { wrap: serverWrap, cookieKey: random(32) };
   for (let round = 0; round < o.rounds; round++) {
-    await oneHandshake(firstContact, serverTls, clientTls, clientWrap, o);
+    await oneHandshake(firstContact, pki.serverTls, pki.clientTls, clientWrap, o);
   }
   return { handshakes: o.rounds, ms: performance.now() - started };
 }
 
 async function oneHandshake(
   firstContact: Parameters<typeof handleFirstContact>[0],
-  serverTls: ReturnType<typeof gatewayTlsEngine>['factory'],
-  clientTls: ReturnType<typeof clientTlsEngine>['factory'],
+  serverTls: TlsEngineFactory,
+  clientTls: TlsEngineFactory,
   clientWrap: ClientControlWrap,
   o: WarmUpOptions,
 ): Promise<void> {
