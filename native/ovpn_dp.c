@@ -60,6 +60,8 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
     [STAT_TCP_RX_PACKETS] = "tcpRxPackets",     [STAT_TCP_READS] = "tcpReads",
     [STAT_TCP_TX_PACKETS] = "tcpTxPackets",     [STAT_TCP_WRITES] = "tcpWrites",
     [STAT_TX_BY_RX] = "txByRx",                 [STAT_FIRST_CONTACT_REPLIES] = "firstContactReplies",
+    [STAT_FIRST_CONTACT_BAD_WKC] = "firstContactBadWkc",
+    [STAT_FIRST_CONTACT_AUTH_FAILED] = "firstContactAuthFailed",
 };
 
 /* ---------------------------------------------------------------- life cycle */

@@ -132,6 +132,8 @@ enum {
   STAT_TCP_WRITES,
   STAT_TX_BY_RX,
   STAT_FIRST_CONTACT_REPLIES,
+  STAT_FIRST_CONTACT_BAD_WKC,
+  STAT_FIRST_CONTACT_AUTH_FAILED,
   STAT_COUNT
 };
 
@@ -198,15 +200,25 @@ dp_first_contact *dp_first_contact_new(bool v2, const uint8_t *key, size_t key_l
                                        const uint8_t *cookie_key, size_t cookie_key_len,
                                        uint64_t slot_ms);
 void dp_first_contact_free(dp_first_contact *fc);
-/* The reply to the client reset `p` from that address (4 or 16 bytes) and port, at wall-clock
- * `now_ms`: its length, written to `out`; 0 when this is not a reset answered here. */
-size_t dp_first_contact_reply(const dp_first_contact *fc, const uint8_t *p, size_t len,
-                              const uint8_t *address, size_t address_len, uint16_t port,
-                              uint64_t now_ms, uint8_t out[DP_FIRST_CONTACT_REPLY_MAX]);
+/* What the RX thread does with a packet from an unknown address: hand it to JS; send the
+ * reply written to `out`; or drop it, counted under the reason JS would give (first-contact.ts:
+ * a WKc that does not open is "bad-wkc", a reset body that does not authenticate "auth-failed"). */
+typedef enum {
+  DP_FC_TO_JS = 0,
+  DP_FC_REPLY,
+  DP_FC_DROP_BAD_WKC,
+  DP_FC_DROP_AUTH_FAILED,
+} dp_fc_verdict;
+/* The answer to the client reset `p` from that address (4 or 16 bytes) and port, at wall-clock
+ * `now_ms`; a reply's length in *out_len. */
+dp_fc_verdict dp_first_contact_reply(const dp_first_contact *fc, const uint8_t *p, size_t len,
+                                     const uint8_t *address, size_t address_len, uint16_t port,
+                                     uint64_t now_ms, uint8_t out[DP_FIRST_CONTACT_REPLY_MAX],
+                                     size_t *out_len);
 /* The same for a datagram from `from` (a v4-mapped IPv6 source counts as its IPv4 address). */
-size_t dp_first_contact_answer(const dp_first_contact *fc, const uint8_t *p, size_t len,
-                               const dp_sockaddr *from, uint64_t now_ms,
-                               uint8_t out[DP_FIRST_CONTACT_REPLY_MAX]);
+dp_fc_verdict dp_first_contact_answer(const dp_first_contact *fc, const uint8_t *p, size_t len,
+                                      const dp_sockaddr *from, uint64_t now_ms,
+                                      uint8_t out[DP_FIRST_CONTACT_REPLY_MAX], size_t *out_len);
 
 typedef struct dp_peer {
   struct dp_peer *next; /* by-id hash chain */

@@ -1,16 +1,18 @@
 /*
  * The stateless reset reply of OpenVPN 2.6, answered on the RX thread: a client's first packet
  * goes out again as the gateway's HARD_RESET_SERVER_V2 without a trip through JS (~0.4 ms of
- * JavaScript per connect; well-formed resets, however many, never reach the event loop; what
- * does not open still goes to JS, which counts the drop). The reference, and the
- * answer to everything this file does not take, is src/proto/openvpn/session/first-contact.ts;
- * a differential test holds the two byte-equal.
+ * JavaScript per connect), and a forged reset is dropped and counted here, so neither, however
+ * many, reaches the event loop. The reference, and the answer to everything this file does not
+ * take, is src/proto/openvpn/session/first-contact.ts; a differential test holds the two
+ * byte-equal, and every drop here one the reference makes for the same reason.
  *
- * Taken here, and nothing else (0 returned: the packet goes to JS as before):
+ * Answered here (DP_FC_REPLY):
  *   tls-crypt-v2  HARD_RESET_CLIENT_V3, key id 0, whose WKc opens with the server key, whose
  *                 tls-crypt packet id announces early negotiation (0x0f......), and whose body
  *                 opens with Kc and is a reset with no acks and message packet id 0;
  *   tls-crypt     HARD_RESET_CLIENT_V2, key id 0, the same checks with the static key.
+ * Dropped here: such a reset whose WKc does not open (DP_FC_DROP_BAD_WKC) or whose body does
+ * not authenticate (DP_FC_DROP_AUTH_FAILED). Anything else goes to JS (DP_FC_TO_JS).
  * The reply: HARD_RESET_SERVER_V2, session id = the cookie, ack [0] to the client's session,
  * message packet id 0, payload the EARLY_NEG_FLAGS TLV asking for WKc again (v2) or nothing,
  * wrapped with the server's send key under tls-crypt packet id 1 and the current second.
@@ -101,24 +103,26 @@ static void write_be32(uint8_t *p, uint32_t v) {
 }
 
 /* Kc from the WKc at the end of `p` (tls_crypt.c tls_crypt_v2_extract_client_key); *body_len:
- * the packet without it. */
-static bool unwrap_client_key(const dp_first_contact *fc, const uint8_t *p, size_t len,
-                              uint8_t kc[FC_KEY2_LEN], size_t *body_len) {
-  if (len < OVPN_OPCODE_SIZE + 1 + FC_WKC_LEN_SIZE) return false;
+ * the packet without it. TC_NOT_AUTHENTIC for every WKc the reference refuses (a length it does
+ * not take, too short to hold Kc, a tag that does not match: tls-crypt-v2.ts splitWrappedClientKey
+ * and unwrapClientKey), TC_OPENSSL_FAILED when OpenSSL could not tell. */
+static tc_verdict unwrap_client_key(const dp_first_contact *fc, const uint8_t *p, size_t len,
+                                    uint8_t kc[FC_KEY2_LEN], size_t *body_len) {
+  if (len < OVPN_OPCODE_SIZE + 1 + FC_WKC_LEN_SIZE) return TC_NOT_AUTHENTIC;
   size_t wkc_len = ((size_t)p[len - 2] << 8) | p[len - 1];
   if (wkc_len > len - OVPN_OPCODE_SIZE || wkc_len > FC_WKC_MAX ||
       wkc_len < TC_TAG_LEN + FC_WKC_LEN_SIZE + FC_KEY2_LEN) {
-    return false;
+    return TC_NOT_AUTHENTIC;
   }
   const uint8_t *wkc = p + len - wkc_len;
   size_t ct_len = wkc_len - TC_TAG_LEN - FC_WKC_LEN_SIZE;
   uint8_t plain[FC_WKC_MAX];
-  bool ok = tc_open(fc->server_ke, fc->server_ka, p + len - FC_WKC_LEN_SIZE, FC_WKC_LEN_SIZE,
-                    wkc, wkc + TC_TAG_LEN, ct_len, plain) == TC_AUTHENTIC;
-  if (ok) memcpy(kc, plain, FC_KEY2_LEN);
+  tc_verdict v = tc_open(fc->server_ke, fc->server_ka, p + len - FC_WKC_LEN_SIZE,
+                         FC_WKC_LEN_SIZE, wkc, wkc + TC_TAG_LEN, ct_len, plain);
+  if (v == TC_AUTHENTIC) memcpy(kc, plain, FC_KEY2_LEN);
   OPENSSL_cleanse(plain, ct_len);
   *body_len = len - wkc_len;
-  return ok;
+  return v;
 }
 
 /* 8 bytes of HMAC over the client's address, port and session id in the current slot. */
@@ -148,27 +152,33 @@ static bool make_cookie(const dp_first_contact *fc, const uint8_t *address, size
   return true;
 }
 
-size_t dp_first_contact_reply(const dp_first_contact *fc, const uint8_t *p, size_t len,
-                              const uint8_t *address, size_t address_len, uint16_t port,
-                              uint64_t now_ms, uint8_t out[DP_FIRST_CONTACT_REPLY_MAX]) {
+dp_fc_verdict dp_first_contact_reply(const dp_first_contact *fc, const uint8_t *p, size_t len,
+                                     const uint8_t *address, size_t address_len, uint16_t port,
+                                     uint64_t now_ms, uint8_t out[DP_FIRST_CONTACT_REPLY_MAX],
+                                     size_t *out_len) {
+  *out_len = 0;
   unsigned reset = fc->v2 ? FC_OP_HARD_RESET_CLIENT_V3 : FC_OP_HARD_RESET_CLIENT_V2;
-  if (len < TC_OFF_CT || p[0] != (reset << OVPN_OPCODE_SHIFT)) return 0;
-  if (address_len != 4 && address_len != 16) return 0;
+  if (len < TC_OFF_CT || p[0] != (reset << OVPN_OPCODE_SHIFT)) return DP_FC_TO_JS;
+  if (address_len != 4 && address_len != 16) return DP_FC_TO_JS;
   uint8_t kc[FC_KEY2_LEN];
   const uint8_t *key2 = fc->static_key;
   size_t body_len = len;
   if (fc->v2) {
-    if (!unwrap_client_key(fc, p, len, kc, &body_len)) return 0;
+    tc_verdict wkc = unwrap_client_key(fc, p, len, kc, &body_len);
+    if (wkc != TC_AUTHENTIC) return wkc == TC_NOT_AUTHENTIC ? DP_FC_DROP_BAD_WKC : DP_FC_TO_JS;
     key2 = kc;
   }
-  size_t reply_len = 0;
+  dp_fc_verdict verdict = DP_FC_TO_JS;
   uint8_t plain[DP_FIRST_CONTACT_BODY_MAX];
   size_t ct_len = body_len >= TC_OFF_CT ? body_len - TC_OFF_CT : 0;
   /* Server direction 'normal': receive with the second half, send with the first. */
   const uint8_t *rx = key2 + FC_KEY_HALF_LEN, *tx = key2;
-  if (ct_len < FC_RESET_BODY_MIN || ct_len > sizeof plain ||
-      tc_open(rx, rx + FC_HMAC_OFFSET, p, TC_HEADER_LEN, p + TC_HEADER_LEN, p + TC_OFF_CT, ct_len,
-              plain) != TC_AUTHENTIC) {
+  if (ct_len < FC_RESET_BODY_MIN || ct_len > sizeof plain) goto done;
+  tc_verdict body = tc_open(rx, rx + FC_HMAC_OFFSET, p, TC_HEADER_LEN, p + TC_HEADER_LEN,
+                            p + TC_OFF_CT, ct_len, plain);
+  if (body != TC_AUTHENTIC) {
+    /* The reference opens the same body the same way (tlsCryptUnwrap: "auth-failed"). */
+    if (body == TC_NOT_AUTHENTIC) verdict = DP_FC_DROP_AUTH_FAILED;
     goto done;
   }
   /* A reset: no acks (so no remote session id), message packet id 0; the payload is not read. */
@@ -182,34 +192,38 @@ size_t dp_first_contact_reply(const dp_first_contact *fc, const uint8_t *p, size
   if (!make_cookie(fc, address, address_len, port, client_sid, now_ms, header + 1)) goto done;
   write_be32(header + FC_OFF_WRAP_PACKET_ID, FC_RESET_REPLY_WRAP_ID);
   write_be32(header + FC_OFF_WRAP_PACKET_ID + 4, (uint32_t)(now_ms / FC_MS_PER_SEC));
-  uint8_t body[FC_BODY_FIXED + FC_TLV_LEN] = {1, 0, 0, 0, 0};
-  memcpy(body + 5, client_sid, FC_SESSION_ID_LEN);
+  uint8_t reply_body[FC_BODY_FIXED + FC_TLV_LEN] = {1, 0, 0, 0, 0};
+  memcpy(reply_body + 5, client_sid, FC_SESSION_ID_LEN);
   size_t n = FC_BODY_FIXED; /* message packet id 0 is already there */
   if (fc->v2) {
     static const uint8_t resend_wkc[FC_TLV_LEN] = {0, 1, 0, 2, 0, 1};
-    memcpy(body + n, resend_wkc, FC_TLV_LEN);
+    memcpy(reply_body + n, resend_wkc, FC_TLV_LEN);
     n += FC_TLV_LEN;
   }
-  if (tc_seal(tx, tx + FC_HMAC_OFFSET, header, body, n, out)) reply_len = TC_OFF_CT + n;
+  if (tc_seal(tx, tx + FC_HMAC_OFFSET, header, reply_body, n, out)) {
+    *out_len = TC_OFF_CT + n;
+    verdict = DP_FC_REPLY;
+  }
 done:
   OPENSSL_cleanse(plain, sizeof plain);
   if (fc->v2) OPENSSL_cleanse(kc, sizeof kc);
-  return reply_len;
+  return verdict;
 }
 
-size_t dp_first_contact_answer(const dp_first_contact *fc, const uint8_t *p, size_t len,
-                               const dp_sockaddr *from, uint64_t now_ms,
-                               uint8_t out[DP_FIRST_CONTACT_REPLY_MAX]) {
+dp_fc_verdict dp_first_contact_answer(const dp_first_contact *fc, const uint8_t *p, size_t len,
+                                      const dp_sockaddr *from, uint64_t now_ms,
+                                      uint8_t out[DP_FIRST_CONTACT_REPLY_MAX], size_t *out_len) {
   static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  *out_len = 0;
   if (from->sa.sa_family == AF_INET) {
     return dp_first_contact_reply(fc, p, len, (const uint8_t *)&from->v4.sin_addr, 4,
-                                  ntohs(from->v4.sin_port), now_ms, out);
+                                  ntohs(from->v4.sin_port), now_ms, out, out_len);
   }
-  if (from->sa.sa_family != AF_INET6) return 0;
+  if (from->sa.sa_family != AF_INET6) return DP_FC_TO_JS;
   const uint8_t *a = from->v6.sin6_addr.s6_addr;
   bool mapped = memcmp(a, v4_mapped, sizeof v4_mapped) == 0;
   return dp_first_contact_reply(fc, p, len, mapped ? a + sizeof v4_mapped : a, mapped ? 4 : 16,
-                                ntohs(from->v6.sin6_port), now_ms, out);
+                                ntohs(from->v6.sin6_port), now_ms, out, out_len);
 }
 
 /* ------------------------------------------------------------------------------- from JS */
@@ -265,8 +279,9 @@ napi_value dp_set_first_contact_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* firstContactReplyForTest(v2, key, cookieKey, slotMs, packet, ip, port, nowMs): Buffer | null,
- * the RX thread's answer computed on the calling thread (differential tests). */
+/* firstContactReplyForTest(v2, key, cookieKey, slotMs, packet, ip, port, nowMs): the RX thread's
+ * answer computed on the calling thread (differential tests): the reply (a Buffer), the reason
+ * of a drop ("bad-wkc", "auth-failed"), or null (left to JS). */
 napi_value dp_first_contact_for_test_js(napi_env env, napi_callback_info info) {
   size_t argc = 8;
   napi_value argv[8];
@@ -300,14 +315,26 @@ napi_value dp_first_contact_for_test_js(napi_env env, napi_callback_info info) {
   dp_first_contact *fc = first_contact_from_js(env, argv);
   if (fc == NULL) return NULL;
   uint8_t out[DP_FIRST_CONTACT_REPLY_MAX];
-  size_t n = dp_first_contact_answer(fc, packet, packet_len, &from, (uint64_t)now_ms, out);
+  size_t n = 0;
+  dp_fc_verdict v = dp_first_contact_answer(fc, packet, packet_len, &from, (uint64_t)now_ms, out,
+                                            &n);
   dp_first_contact_free(fc);
   napi_value result;
-  if (n == 0) {
-    NAPI_CALL(env, napi_get_null(env, &result));
+  switch (v) {
+  case DP_FC_REPLY: {
+    void *raw = NULL;
+    NAPI_CALL(env, napi_create_buffer_copy(env, n, out, &raw, &result));
     return result;
   }
-  void *raw = NULL;
-  NAPI_CALL(env, napi_create_buffer_copy(env, n, out, &raw, &result));
+  case DP_FC_DROP_BAD_WKC:
+    NAPI_CALL(env, napi_create_string_utf8(env, "bad-wkc", NAPI_AUTO_LENGTH, &result));
+    return result;
+  case DP_FC_DROP_AUTH_FAILED:
+    NAPI_CALL(env, napi_create_string_utf8(env, "auth-failed", NAPI_AUTO_LENGTH, &result));
+    return result;
+  case DP_FC_TO_JS:
+    break;
+  }
+  NAPI_CALL(env, napi_get_null(env, &result));
   return result;
 }

@@ -77,13 +77,25 @@ bool dp_rx_accept(dp *d, dp_peer *peer, uint8_t *plain, size_t plain_len, uint64
   return true;
 }
 
-/* A client's reset answered here (ovpn_first_contact.c) instead of in JS; false if it is not
- * one this thread takes. A reply the kernel refuses counts as a send drop, like any other. */
+/* A client's reset answered, or a forged one dropped, here (ovpn_first_contact.c) instead of in
+ * JS; false if it is not one this thread takes. A reply the kernel refuses counts as a send
+ * drop, like any other. */
 static bool rx_first_contact(dp *d, rx_state *s, const uint8_t *p, size_t len,
                              const dp_sockaddr *from, const dp_sockaddr *local, uint64_t now) {
   uint8_t reply[DP_FIRST_CONTACT_REPLY_MAX];
-  size_t n = dp_first_contact_answer(d->first_contact, p, len, from, now, reply);
-  if (n == 0) return false;
+  size_t n = 0;
+  switch (dp_first_contact_answer(d->first_contact, p, len, from, now, reply, &n)) {
+  case DP_FC_TO_JS:
+    return false;
+  case DP_FC_DROP_BAD_WKC:
+    counter_add(&d->stats[STAT_FIRST_CONTACT_BAD_WKC], 1);
+    return true;
+  case DP_FC_DROP_AUTH_FAILED:
+    counter_add(&d->stats[STAT_FIRST_CONTACT_AUTH_FAILED], 1);
+    return true;
+  case DP_FC_REPLY:
+    break;
+  }
   socklen_t from_len = from->sa.sa_family == AF_INET ? sizeof from->v4 : sizeof from->v6;
   if (dp_send_one(d, reply, n, from, from_len, local) < 0) s->drops[OVPN_DROP_UDP_SEND]++;
   else counter_add(&d->stats[STAT_FIRST_CONTACT_REPLIES], 1);

@@ -166,7 +166,7 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
           assert.match(text, /^counter\s+openvpn\.reset-replies\.native [1-9]\d*$/m);
         });
 
-        it('forged resets are dropped and counted, and the connected client carries on', async () => {
+        it('forged resets are dropped on the RX thread and counted, and the client carries on', async () => {
           const counters = async () =>
             (
               JSON.parse((await gw.cli(['status', '--json'])).stdout) as {
@@ -175,6 +175,7 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
             ).counters;
           const badWkc = async () => (await counters())['openvpn.drop.first-contact-bad-wkc'] ?? 0;
           const before = await badWkc();
+          const nativeBefore = (await counters())['openvpn.drop.first-contact-bad-wkc.native'] ?? 0;
           // HARD_RESET_CLIENT_V3 opcodes with random bodies: no WKc of this server's opens.
           const script = `
             const s = require('node:dgram').createSocket('udp4');
@@ -194,6 +195,9 @@ describe('stock openvpn client -> Postern gateway', { skip: root ? false : 'need
             await new Promise((r) => setTimeout(r, 200));
           }
           assert.equal(counted, FORGED_RESETS, 'every forged reset counted as a bad WKc');
+          // On the RX thread: none of them reached the event loop.
+          const native = (await counters())['openvpn.drop.first-contact-bad-wkc.native'] ?? 0;
+          assert.equal(native - nativeBefore, FORGED_RESETS);
           const v4 = await lab.ping('laptop', lab.addr.office.v4, { count: 3, timeoutSec: 2 });
           assert.equal(v4.received, 3, v4.output);
         });

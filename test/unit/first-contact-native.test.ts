@@ -1,10 +1,10 @@
 // The RX thread's own answer to a client reset (native/ovpn_first_contact.c) against the
 // reference, handleFirstContact (src/proto/openvpn/session/first-contact.ts): whenever the
 // native side answers, the reply is the reference's byte for byte; whenever the reference
-// replies to a reset the native side takes, the native side replies too; everything else (no
-// reply, or a packet the native side leaves alone) goes to JS. Random keys, client session ids,
-// addresses (IPv4, IPv6, v4-mapped), ports, clocks, damaged and foreign packets, and the
-// captured resets of the stock OpenVPN 2.6 client.
+// replies to a reset the native side takes, the native side replies too; whenever the native
+// side drops a packet, the reference drops it for the same reason; everything else goes to JS.
+// Random keys, client session ids, addresses (IPv4, IPv6, v4-mapped), ports, clocks, damaged,
+// foreign and random packets, and the captured resets of the stock OpenVPN 2.6 client.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -74,6 +74,11 @@ const caseArb: fc.Arbitrary<Case> = fc
     port: fc.integer({ min: 0, max: 65535 }),
     now: fc.integer({ min: 0, max: 2 ** 42 }),
     wellFormed: fc.boolean(),
+    // A forger's packet: random bytes behind a reset's opcode byte.
+    garbage: fc.oneof(
+      { arbitrary: fc.constant(null), weight: 3 },
+      { arbitrary: fc.uint8Array({ minLength: 1, maxLength: 1200, size: 'max' }), weight: 1 },
+    ),
   })
   .map((drawn): Case => {
     // Half the cases a reset as a 2.6 client sends it, the other half anything close to one.
@@ -117,29 +122,37 @@ const caseArb: fc.Arbitrary<Case> = fc
       const i = at % packet.length;
       packet[i] = (packet[i] ?? 0) ^ (1 << bit);
     }
+    const forged = drawn.garbage?.slice();
+    // Forged as a flood would be: the reset opcode this server takes, key id 0, random behind.
+    const reset = r.v2 ? Opcode.CONTROL_HARD_RESET_CLIENT_V3 : Opcode.CONTROL_HARD_RESET_CLIENT_V2;
+    if (forged) forged[0] = reset << 3;
     return {
       v2: r.v2,
       key: r.v2 ? r.serverKey : r.staticKey,
       cookieKey: r.cookieKey,
-      packet,
+      packet: forged ?? packet,
       ip: r.ip,
       port: r.port,
       now: r.now,
     };
   });
 
-function referenceOf(c: Case): Uint8Array | undefined {
+function referenceVerdict(c: Case): ReturnType<typeof handleFirstContact> {
   const config: FirstContactConfig = {
     wrap: c.v2 ? { kind: 'tls-crypt-v2', serverKey: c.key } : { kind: 'tls-crypt', key: c.key },
     cookieKey: c.cookieKey,
   };
-  const verdict = handleFirstContact(config, c.packet, { ip: c.ip, port: c.port }, c.now);
+  return handleFirstContact(config, c.packet, { ip: c.ip, port: c.port }, c.now);
+}
+
+function referenceOf(c: Case): Uint8Array | undefined {
+  const verdict = referenceVerdict(c);
   return verdict.kind === 'reply' ? verdict.packet : undefined;
 }
 
 describe('the RX thread answers client resets as the reference does', { skip }, () => {
   const native = support.ok ? loadOvpnNative() : undefined;
-  const nativeOf = (c: Case): Uint8Array | undefined =>
+  const nativeVerdict = (c: Case) =>
     native!.ovpnFirstContactForTest(
       c.v2,
       c.key,
@@ -149,24 +162,39 @@ describe('the RX thread answers client resets as the reference does', { skip }, 
       c.ip,
       c.port,
       c.now,
-    ) ?? undefined;
+    );
+  const nativeOf = (c: Case): Uint8Array | undefined => {
+    const v = nativeVerdict(c);
+    return typeof v === 'string' ? undefined : (v ?? undefined);
+  };
+  /** A drop on the native side is the reference's drop, for the same reason. */
+  const assertSameDrop = (c: Case): boolean => {
+    const v = nativeVerdict(c);
+    if (typeof v !== 'string') return false;
+    const reference = referenceVerdict(c);
+    assert.deepEqual(reference.kind === 'drop' ? reference.reason : reference.kind, v);
+    return true;
+  };
 
-  it('the same reply, or none, for random resets, keys, addresses and clocks', () => {
+  it('the same reply, drop or none, for random resets, keys, addresses and clocks', () => {
     let replies = 0;
+    let drops = 0;
     fc.assert(
       fc.property(caseArb, (c) => {
         const mine = nativeOf(c);
         const reference = referenceOf(c);
         assert.equal(mine && toHex(mine), reference && toHex(reference));
         if (mine) replies++;
+        if (assertSameDrop(c)) drops++;
       }),
-      { numRuns: 600 },
+      { numRuns: 800 },
     );
-    // The generator must reach the interesting case, not only the refusals.
+    // The generator must reach the interesting cases, not only what goes to JS.
     assert.ok(replies >= 200, `only ${replies} resets were answered`);
+    assert.ok(drops >= 100, `only ${drops} forged resets were dropped natively`);
   });
 
-  it('leaves every single-bit change of a good reset to JS, which drops it too', () => {
+  it('answers no single-bit change of a good reset; what it drops, JS drops alike', () => {
     const server = parseServerKeyFile(readVectorFile('tls-crypt-v2-server.key'));
     assert.ok(server.ok);
     const reset = (loadCapture('udp-tls-crypt-v2').packets[0] as CapturedPacket).bytes;
@@ -180,13 +208,17 @@ describe('the RX thread answers client resets as the reference does', { skip }, 
       now: 1_800_000_000_000,
     };
     assert.ok(nativeOf(c), 'the intact reset is answered');
+    let dropped = 0;
     for (let i = 0; i < reset.length * 8; i++) {
       const packet = reset.slice();
       packet[i >> 3] = (packet[i >> 3] ?? 0) ^ (1 << (i & 7));
       // Header, body and WKc are all authenticated: no change survives either side.
       assert.equal(nativeOf({ ...c, packet }), undefined, `bit ${i}`);
       assert.equal(referenceOf({ ...c, packet }), undefined, `bit ${i}`);
+      if (assertSameDrop({ ...c, packet })) dropped++;
     }
+    // Only a change to the opcode byte leaves the native side's reach (another opcode, key id).
+    assert.ok(dropped >= (reset.length - 1) * 8, `${dropped} dropped natively`);
   });
 
   it("answers the stock 2.6 client's captured resets, tls-crypt and tls-crypt-v2", () => {
@@ -213,7 +245,7 @@ describe('the RX thread answers client resets as the reference does', { skip }, 
       assert.equal(mine.length, v2 ? 72 : 66);
       // Every later packet of the capture belongs to JS (the session, or its cookie check).
       for (const p of packets.slice(1))
-        assert.equal(nativeOf({ ...c, packet: p.bytes }), undefined);
+        assert.equal(nativeVerdict({ ...c, packet: p.bytes }), null);
     }
   });
 

@@ -65,8 +65,11 @@ export interface NativeDataplaneStats {
   /** Packets from the TUN device the RX thread sealed and sent itself: light traffic, while it
    * owned the device (native/ovpn_tx.c dp_rx_serve_tun). */
   txByRx: number;
-  /** Client resets the RX thread answered itself (native/ovpn_first_contact.c). */
+  /** Client resets the RX thread answered itself (native/ovpn_first_contact.c)... */
   firstContactReplies: number;
+  /** ...and forged ones it dropped: a WKc that did not open, a body that did not authenticate. */
+  firstContactBadWkc: number;
+  firstContactAuthFailed: number;
   peers: number;
 }
 
@@ -179,7 +182,8 @@ export interface OvpnNativeExports {
   ovpnTsoForTest(frame: Uint8Array, headroom: number): Buffer[] | 'bad-offload';
   /** One RX batch through the segment coalescer: the TUN writes it makes (header + packet). */
   ovpnGroForTest(packets: readonly Uint8Array[]): Buffer[];
-  /** The RX thread's reply to a client's first packet, computed here; null: left to JS. */
+  /** The RX thread's answer to a client's first packet, computed here: its reply, the reason it
+   * drops it (the reference's), or null: left to JS. */
   ovpnFirstContactForTest(
     v2: boolean,
     key: Uint8Array,
@@ -189,7 +193,7 @@ export interface OvpnNativeExports {
     ip: string,
     port: number,
     nowMs: number,
-  ): Buffer | null;
+  ): Buffer | 'bad-wkc' | 'auth-failed' | null;
 }
 
 export type NativeAddonWithOvpn = NativeAddon & OvpnNativeExports;

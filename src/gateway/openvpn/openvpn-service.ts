@@ -484,14 +484,28 @@ export class OpenvpnService {
     );
   }
 
-  /** What `postern status` shows of this service: reset replies and what was dropped. */
+  /**
+   * What `postern status` shows of this service: reset replies and what was dropped, here or on
+   * the native RX thread (its first contact drops forged resets under the reasons this one uses;
+   * ".native" says how many of them it dropped itself).
+   */
   counters(): Record<string, number> {
-    const native = this.#nativeBound ? (this.#dp.native?.stats().firstContactReplies ?? 0) : 0;
+    const stats = this.#nativeBound ? this.#dp.native?.stats() : undefined;
+    const native = stats?.firstContactReplies ?? 0;
     const out: Record<string, number> = {
       'openvpn.reset-replies': this.#resetReplies + native,
       'openvpn.reset-replies.native': native,
     };
-    for (const [what, n] of [...this.drops].sort()) out[`openvpn.drop.${what}`] = n;
+    const drops = new Map(this.drops);
+    for (const [what, n] of [
+      ['first-contact-bad-wkc', stats?.firstContactBadWkc ?? 0],
+      ['first-contact-auth-failed', stats?.firstContactAuthFailed ?? 0],
+    ] as const) {
+      if (n === 0) continue;
+      drops.set(what, (drops.get(what) ?? 0) + n);
+      drops.set(`${what}.native`, n);
+    }
+    for (const [what, n] of [...drops].sort()) out[`openvpn.drop.${what}`] = n;
     return out;
   }
 
