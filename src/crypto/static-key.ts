@@ -44,12 +44,21 @@ export interface KeyHalves {
 
 /** Splits a 256-byte key2 block into keys[0] and keys[1] (views, not copies). */
 export function splitKey2(key2: Uint8Array): readonly [KeyHalves, KeyHalves] {
+  return [keyHalvesAt(key2, 0), keyHalvesAt(key2, 1)];
+}
+
+/** keys[index] of a 256-byte key2 block (views, not copies). */
+export function keyHalvesAt(key2: Uint8Array, index: 0 | 1): KeyHalves {
   checkKey2(key2);
-  const half = (i: number): KeyHalves => ({
-    cipher: key2.subarray(i * KEY_SIZE, i * KEY_SIZE + KEY_CIPHER_PART_SIZE),
-    hmac: key2.subarray(i * KEY_SIZE + KEY_CIPHER_PART_SIZE, (i + 1) * KEY_SIZE),
-  });
-  return [half(0), half(1)];
+  return {
+    cipher: key2.subarray(index * KEY_SIZE, index * KEY_SIZE + KEY_CIPHER_PART_SIZE),
+    hmac: key2.subarray(index * KEY_SIZE + KEY_CIPHER_PART_SIZE, (index + 1) * KEY_SIZE),
+  };
+}
+
+/** Which of keys[0] and keys[1] a side with `direction` sends (or receives) with. */
+export function keyIndexFor(direction: KeyDirection, use: 'send' | 'receive'): 0 | 1 {
+  return (direction === 'normal') === (use === 'send') ? 0 : 1;
 }
 
 /**
@@ -63,8 +72,10 @@ export function directionalKeys(
   key2: Uint8Array,
   direction: KeyDirection,
 ): { send: KeyHalves; receive: KeyHalves } {
-  const [k0, k1] = splitKey2(key2);
-  return direction === 'normal' ? { send: k0, receive: k1 } : { send: k1, receive: k0 };
+  return {
+    send: keyHalvesAt(key2, keyIndexFor(direction, 'send')),
+    receive: keyHalvesAt(key2, keyIndexFor(direction, 'receive')),
+  };
 }
 
 function checkKey2(key: Uint8Array): void {

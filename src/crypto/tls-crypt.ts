@@ -34,7 +34,7 @@ import type { Opcode } from '../wire/openvpn/constants.js';
 import { opcodeByte, readOpcodeByte } from '../wire/openvpn/opcode.js';
 import { constantTimeEqual } from './constant-time.js';
 import { hmacSha256 } from './hmac.js';
-import { directionalKeys } from './static-key.js';
+import { directionalKeys, keyHalvesAt, keyIndexFor } from './static-key.js';
 import type { KeyHalves } from './static-key.js';
 
 /**
@@ -64,6 +64,23 @@ export function tlsCryptKeys(key2: Uint8Array, role: TlsCryptRole): TlsCryptKeys
   }
   const { send, receive } = directionalKeys(key2, role === 'server' ? 'normal' : 'inverse');
   return { send: tlsCryptKeyFromHalves(send), receive: tlsCryptKeyFromHalves(receive) };
+}
+
+/**
+ * One side's key for one use, as views into `key2`: for the packet being wrapped or unwrapped
+ * now, when nothing keeps the key (the control channel keeps only key2 and cuts the key it
+ * needs per packet; copying both directions' keys for each was ~15 KiB of garbage a handshake).
+ */
+export function tlsCryptKeyView(
+  key2: Uint8Array,
+  role: TlsCryptRole,
+  use: 'send' | 'receive',
+): TlsCryptKey {
+  const halves = keyHalvesAt(key2, keyIndexFor(role === 'server' ? 'normal' : 'inverse', use));
+  return {
+    encryptionKey: halves.cipher.subarray(0, TLS_CRYPT_KEY_SIZE),
+    authenticationKey: halves.hmac.subarray(0, TLS_CRYPT_KEY_SIZE),
+  };
 }
 
 /**

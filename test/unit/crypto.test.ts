@@ -19,6 +19,7 @@ import { openvpnPrfKeyBlock, tls10Prf } from '../../src/crypto/tls-prf.js';
 import {
   dynamicTlsCryptKey2,
   tlsCryptKeys,
+  tlsCryptKeyView,
   tlsCryptUnwrap,
   tlsCryptWrap,
 } from '../../src/crypto/tls-crypt.js';
@@ -289,6 +290,21 @@ describe('tls-crypt', () => {
     assert.equal(toHex(wire.subarray(17, 49)), toHex(tag));
     const ctr = createCipheriv('aes-256-ctr', key2.subarray(128, 160), tag.subarray(0, 16));
     assert.equal(toHex(wire.subarray(49)), toHex(Buffer.concat([ctr.update(body), ctr.final()])));
+  });
+
+  it('cuts the same keys as views for one use (the per-packet path)', () => {
+    for (const [role, keys] of [
+      ['server', server],
+      ['client', client],
+    ] as const) {
+      for (const use of ['send', 'receive'] as const) {
+        const view = tlsCryptKeyView(key2, role, use);
+        assert.equal(toHex(view.encryptionKey), toHex(keys[use].encryptionKey), `${role} ${use}`);
+        assert.equal(toHex(view.authenticationKey), toHex(keys[use].authenticationKey));
+        assert.equal(view.encryptionKey.buffer, key2.buffer, 'a view, not a copy');
+      }
+    }
+    assert.throws(() => tlsCryptKeyView(new Uint8Array(255), 'server', 'send'), /256 bytes/);
   });
 
   it('unwraps on the other side only, giving back header and body', () => {

@@ -14,7 +14,7 @@
 //
 // Without tls-crypt ("none", certificate-only OpenVPN) packets go out as plain control packets.
 import {
-  tlsCryptKeys,
+  tlsCryptKeyView,
   tlsCryptUnwrap,
   tlsCryptWrap,
   dynamicTlsCryptKey2,
@@ -147,7 +147,7 @@ export class ControlChannel {
     this.wrappedClientKey = options.wrappedClientKey && new Uint8Array(options.wrappedClientKey);
     this.expectWrappedClientKey = options.expectWrappedClientKey ?? false;
     if (this.tlsCryptKey !== undefined) {
-      tlsCryptKeys(this.tlsCryptKey, this.role); // throws now, not at the first packet, on a bad size
+      tlsCryptKeyView(this.tlsCryptKey, this.role, 'send'); // a bad size throws now, not later
       this.original = {
         key2: this.tlsCryptKey,
         nextSendId: options.firstSendPacketId ?? 1,
@@ -196,7 +196,7 @@ export class ControlChannel {
       const packetId = state.nextSendId;
       state.nextSendId += 1;
       out = tlsCryptWrap(
-        tlsCryptKeys(state.key2, this.role).send,
+        tlsCryptKeyView(state.key2, this.role, 'send'),
         {
           opcode: packet.opcode,
           keyId: packet.keyId,
@@ -233,7 +233,7 @@ export class ControlChannel {
       if (!parsed.ok) return { ok: false, reason: 'malformed' };
       return { ok: true, packet: parsed.packet, wrapPacketId: undefined };
     }
-    const opened = tlsCryptUnwrap(tlsCryptKeys(state.key2, this.role).receive, body);
+    const opened = tlsCryptUnwrap(tlsCryptKeyView(state.key2, this.role, 'receive'), body);
     if (!opened.ok) return { ok: false, reason: opened.reason };
     const { packetId, netTime } = opened.header;
     if (!state.replay.check(packetId, netTime)) return { ok: false, reason: 'replay' };

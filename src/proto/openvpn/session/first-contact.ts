@@ -15,7 +15,7 @@
 //
 // The reset reply uses tls-crypt packet id 1; the session then continues from 2, as the golden
 // capture of OpenVPN 2.6 shows.
-import { tlsCryptKeys, tlsCryptUnwrap, tlsCryptWrap } from '../../../crypto/tls-crypt.js';
+import { tlsCryptKeyView, tlsCryptUnwrap, tlsCryptWrap } from '../../../crypto/tls-crypt.js';
 import {
   splitWrappedClientKey,
   tlsCryptV2ServerKey,
@@ -233,7 +233,7 @@ function open(
   } else {
     key = wrap.key;
   }
-  const unwrapped = tlsCryptUnwrap(tlsCryptKeys(key, 'server').receive, body);
+  const unwrapped = tlsCryptUnwrap(tlsCryptKeyView(key, 'server', 'receive'), body);
   if (!unwrapped.ok)
     return { drop: unwrapped.reason === 'auth-failed' ? 'auth-failed' : 'malformed' };
   const parsed = parseControlPacket(unwrapped.controlPacket);
@@ -249,7 +249,7 @@ function open(
 function wrapReply(key: Uint8Array | undefined, reply: ControlPacket, now: number): Uint8Array {
   if (key === undefined) return serializeControlPacket(reply);
   return tlsCryptWrap(
-    tlsCryptKeys(key, 'server').send,
+    tlsCryptKeyView(key, 'server', 'send'),
     {
       opcode: reply.opcode,
       keyId: reply.keyId,
