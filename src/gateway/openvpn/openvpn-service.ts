@@ -138,8 +138,11 @@ const unmapped = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : 
 const sameRemote = (a: UdpRemote, b: UdpRemote): boolean =>
   a.port === b.port && unmapped(a.address) === unmapped(b.address);
 
-/** How long the start-up self-connect may take before the gateway serves without it. */
-const SELF_CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long the start-up self-connect may take before the gateway serves without it (~70 ms on a
+ * loaded 2-core machine; a firewall dropping loopback UDP would otherwise hold `ready` back).
+ */
+const SELF_CONNECT_TIMEOUT_MS = 2_000;
 /** How long its EXIT may take to reach the gateway (loopback: well under a millisecond). */
 const SELF_CONNECT_EXIT_POLLS = 100;
 const SELF_CONNECT_EXIT_POLL_MS = 5;
