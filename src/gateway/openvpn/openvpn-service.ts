@@ -20,17 +20,18 @@ import {
   readTlsCryptV2ServerKey,
   loadServer,
 } from '../../control/pki/index.js';
-import { writeAudit, type Store } from '../../control/store/index.js';
+import { writeAudit } from '../../control/store/index.js';
 import { setMeta } from '../../control/store/meta.js';
 import { TcpPacketStream } from '../../io/net/tcp-packets.js';
 import { randomBytesPooled } from '../../io/random.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
 import type { FirstContactKeys, NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import { cookieSlotMs } from '../../proto/openvpn/hmac-cookie.js';
-import { createLogger, type Logger } from '../../io/log.js';
+import type { Logger } from '../../io/log.js';
 import { gatewayTlsEngine, type TlsEngineKind } from '../../io/tls/engine-choice.js';
 import { createWarmUpPki, warmUpClientWrap, warmUpSessionCores } from './warm-up.js';
 import { selfConnect, type SelfConnection } from './self-connect.js';
+import { openScratchWorld, type ScratchWorld, type SessionWorld } from './session-world.js';
 import { AdmissionRehearsal } from './admission-rehearsal.js';
 import {
   handleFirstContact,
@@ -44,7 +45,6 @@ import type { TlsEngineFactory } from '../../proto/openvpn/session/tls-engine.js
 import { Opcode, OPCODE_SHIFT } from '../../wire/openvpn/constants.js';
 import type { Gateway } from '../gateway.js';
 import type { SessionFacts } from '../session-events.js';
-import { SessionTable } from '../sessions.js';
 import { startSessionListeners, type SessionListeners } from '../session-listeners.js';
 import { authorize, rehearseAuthorize } from './authorize.js';
 import type { GatewayDataPath } from './data-path.js';
@@ -106,24 +106,6 @@ function startsAnotherSession(d: SessionDriver, packet: Uint8Array): boolean {
 interface DatagramPort {
   send(bytes: Uint8Array, to: NativeUdpRemote): void;
   readonly native: boolean;
-}
-
-/**
- * Where a session's records and counters go. Every client's are the gateway's; the start-up
- * self-connect's (self-connect.ts) go to scratch ones, so that the same code runs for it without
- * a trace in the gateway's audit, accounting, leases or session table.
- */
-interface SessionWorld {
-  readonly db: Store['db'];
-  readonly leases: LeaseStore;
-  readonly sessions: SessionTable;
-  readonly listeners: SessionListeners | undefined;
-  readonly log: Logger;
-  readonly limiter: AuthLimiter;
-  readonly challenges: ChallengeBook;
-  readonly tokenSecret: Uint8Array | undefined;
-  /** Password checks may go to the RADIUS server. */
-  readonly radius: boolean;
 }
 
 /** The start-up self-connect's session: the client's address, its server TLS, its world. */
@@ -381,38 +363,12 @@ export class OpenvpnService {
     const listen = this.#selfConnectTo;
     if (listen === undefined) return;
     const started = performance.now();
-    let admission: AdmissionRehearsal | undefined;
+    let scratch: ScratchWorld | undefined;
     let connection: SelfConnection | undefined;
-    let listeners: SessionListeners | undefined;
     try {
-      const scratch = (admission = await AdmissionRehearsal.open(this.config));
+      const { world } = (scratch = await openScratchWorld(this.config, this.#gw.dir));
       const pki = await createWarmUpPki(this.config.crypto['min-tls']);
       await scratch.enrol(pki.clientName, pki.clientSerial);
-      const silent = createLogger('silent', 'self-connect');
-      // The accounting store's listener over the scratch store; no RADIUS, no export file.
-      listeners = startSessionListeners(
-        {
-          db: scratch.db,
-          config: {
-            ...this.config,
-            radius: { ...this.config.radius, enabled: false, accounting: false },
-            accounting: { ...this.config.accounting, export: null },
-          },
-          dir: this.#gw.dir,
-        },
-        silent,
-      );
-      const world: SessionWorld = {
-        db: scratch.db,
-        leases: scratch.leases,
-        sessions: new SessionTable(),
-        listeners,
-        log: silent,
-        limiter: new AuthLimiter(),
-        challenges: new ChallengeBook(),
-        tokenSecret: randomBytes(32),
-        radius: false,
-      };
       connection = await selfConnect({
         listen,
         wrap: warmUpClientWrap(this.#wrap, pki),
@@ -443,10 +399,7 @@ export class OpenvpnService {
       driver?.close('exit', 'start-up self-connect done');
       this.#rehearsal = undefined;
       await connection?.close();
-      // The scratch store's last writes (audit, lease release) commit at the end of this turn.
-      await new Promise((resolve) => setImmediate(resolve));
-      await listeners?.close().catch(() => undefined);
-      await admission?.close().catch(() => undefined);
+      await scratch?.close();
     }
   }
 

@@ -11,8 +11,8 @@
 // The session it opens is a rehearsal. Its certificate comes from the warm-up's throwaway CA
 // (the CA key never leaves memory), which only the service's rehearsal session accepts, and only
 // from this client's address; its records (audit, lease, session table) go to scratch stores
-// (openvpn-service.ts, SessionWorld). It sends no data packets. Sends stay on this host: the
-// listener's own address, or loopback when it is bound to every address.
+// (session-world.ts). It sends no data packets. Sends stay on this host: the listener's own
+// address, or loopback when it is bound to every address.
 import { randomBytes } from 'node:crypto';
 import { PosternError } from '../../errors.js';
 import { UdpEndpoint, type UdpRemote } from '../../io/net/udp-endpoint.js';
