@@ -34,8 +34,7 @@ import type { Opcode } from '../wire/openvpn/constants.js';
 import { opcodeByte, readOpcodeByte } from '../wire/openvpn/opcode.js';
 import { constantTimeEqual } from './constant-time.js';
 import { hmacSha256 } from './hmac.js';
-import { directionalKeys, keyHalvesAt, keyIndexFor } from './static-key.js';
-import type { KeyHalves } from './static-key.js';
+import { keyHalvesAt, keyIndexFor } from './static-key.js';
 
 /**
  * Ke and Ka for one direction. Raw bytes rather than KeyObjects: a session wraps only a few
@@ -54,43 +53,43 @@ export interface TlsCryptKeys {
 
 export type TlsCryptRole = 'server' | 'client';
 
-/** The send and receive keys of one side, from a 256-byte static key (or tls-crypt-v2 Kc). */
+/**
+ * The send and receive keys of one side, from a 256-byte static key (or tls-crypt-v2 Kc).
+ * Copies, so the result neither changes when the caller wipes its key nor keeps a larger buffer
+ * alive.
+ */
 export function tlsCryptKeys(key2: Uint8Array, role: TlsCryptRole): TlsCryptKeys {
-  if (key2.length !== KEY2_SIZE) {
-    throw new PosternError(
-      'CRYPTO_BAD_KEY_SIZE',
-      `a tls-crypt key is ${KEY2_SIZE} bytes, got ${key2.length}`,
-    );
-  }
-  const { send, receive } = directionalKeys(key2, role === 'server' ? 'normal' : 'inverse');
-  return { send: tlsCryptKeyFromHalves(send), receive: tlsCryptKeyFromHalves(receive) };
+  const copy = (k: TlsCryptKey): TlsCryptKey => ({
+    encryptionKey: new Uint8Array(k.encryptionKey),
+    authenticationKey: new Uint8Array(k.authenticationKey),
+  });
+  return {
+    send: copy(tlsCryptKeyView(key2, role, 'send')),
+    receive: copy(tlsCryptKeyView(key2, role, 'receive')),
+  };
 }
 
 /**
- * One side's key for one use, as views into `key2`: for the packet being wrapped or unwrapped
- * now, when nothing keeps the key (the control channel keeps only key2 and cuts the key it
- * needs per packet; copying both directions' keys for each was ~15 KiB of garbage a handshake).
+ * One side's key for one use, as views into `key2`: Ke = the first 256 bits of the cipher half,
+ * Ka = the first 256 bits of the hmac half. For the packet being wrapped or unwrapped now, when
+ * nothing keeps the key (the control channel keeps only key2 and cuts the key it needs per
+ * packet; copying both directions' keys for each was ~15 KiB of garbage a handshake).
  */
 export function tlsCryptKeyView(
   key2: Uint8Array,
   role: TlsCryptRole,
   use: 'send' | 'receive',
 ): TlsCryptKey {
+  if (key2.length !== KEY2_SIZE) {
+    throw new PosternError(
+      'CRYPTO_BAD_KEY_SIZE',
+      `a tls-crypt key is ${KEY2_SIZE} bytes, got ${key2.length}`,
+    );
+  }
   const halves = keyHalvesAt(key2, keyIndexFor(role === 'server' ? 'normal' : 'inverse', use));
   return {
     encryptionKey: halves.cipher.subarray(0, TLS_CRYPT_KEY_SIZE),
     authenticationKey: halves.hmac.subarray(0, TLS_CRYPT_KEY_SIZE),
-  };
-}
-
-/**
- * Ke = first 256 bits of the cipher half, Ka = first 256 bits of the hmac half. Copies, so the
- * result neither changes when the caller wipes its key nor keeps a larger buffer alive.
- */
-export function tlsCryptKeyFromHalves(halves: KeyHalves): TlsCryptKey {
-  return {
-    encryptionKey: new Uint8Array(halves.cipher.subarray(0, TLS_CRYPT_KEY_SIZE)),
-    authenticationKey: new Uint8Array(halves.hmac.subarray(0, TLS_CRYPT_KEY_SIZE)),
   };
 }
 

@@ -292,17 +292,23 @@ describe('tls-crypt', () => {
     assert.equal(toHex(wire.subarray(49)), toHex(Buffer.concat([ctr.update(body), ctr.final()])));
   });
 
-  it('cuts the same keys as views for one use (the per-packet path)', () => {
-    for (const [role, keys] of [
-      ['server', server],
-      ['client', client],
+  it('cuts each key as a view for one use: Ke, Ka from keys[0] or keys[1] as the role says', () => {
+    // The server sends with keys[0] (Ke = bytes 0..32, Ka = 64..96), the client with keys[1].
+    const offsets = { 0: [0, 64], 1: [128, 192] } as const;
+    for (const [role, use, index] of [
+      ['server', 'send', 0],
+      ['server', 'receive', 1],
+      ['client', 'send', 1],
+      ['client', 'receive', 0],
     ] as const) {
-      for (const use of ['send', 'receive'] as const) {
-        const view = tlsCryptKeyView(key2, role, use);
-        assert.equal(toHex(view.encryptionKey), toHex(keys[use].encryptionKey), `${role} ${use}`);
-        assert.equal(toHex(view.authenticationKey), toHex(keys[use].authenticationKey));
-        assert.equal(view.encryptionKey.buffer, key2.buffer, 'a view, not a copy');
-      }
+      const view = tlsCryptKeyView(key2, role, use);
+      const [ke, ka] = offsets[index];
+      assert.equal(toHex(view.encryptionKey), toHex(key2.subarray(ke, ke + 32)), `${role} ${use}`);
+      assert.equal(toHex(view.authenticationKey), toHex(key2.subarray(ka, ka + 32)));
+      assert.equal(view.encryptionKey.buffer, key2.buffer, 'a view, not a copy');
+      const copied = (role === 'server' ? server : client)[use];
+      assert.equal(toHex(copied.encryptionKey), toHex(view.encryptionKey));
+      assert.notEqual(copied.encryptionKey.buffer, key2.buffer, 'tlsCryptKeys copies');
     }
     assert.throws(() => tlsCryptKeyView(new Uint8Array(255), 'server', 'send'), /256 bytes/);
   });
