@@ -11,10 +11,13 @@ import { loadavg } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FIGURES } from './figures/index.js';
+import { formatHandshakeCeiling, handshakeCeiling } from './lib/handshake-ceiling.js';
 import { describeMachine, formatMachine } from './lib/machine.js';
 import { measureSubject } from './lib/measure-subject.js';
 import type { SubjectResult } from './lib/report.js';
 import { formatTables, summarize, type BenchReport } from './lib/report.js';
+import { median } from './lib/stats.js';
+import { measureTlsFloor } from './lib/tls-floor.js';
 import type { MeasureOptions, Subject } from './lib/types.js';
 import { CEILING_ID, DEFAULT_IDS, QUICK_IDS, REFERENCE_ID, SUBJECTS } from './subjects/index.js';
 
@@ -141,6 +144,7 @@ async function main(): Promise<number> {
     }
   }
 
+  const summaries = summarize([...results.values()], REFERENCE_ID, CEILING_ID);
   const report: BenchReport = {
     bench: 'postern',
     startedAt,
@@ -151,10 +155,28 @@ async function main(): Promise<number> {
     figures: [...FIGURES],
     reference: REFERENCE_ID,
     ceiling: CEILING_ID,
-    subjects: summarize([...results.values()], REFERENCE_ID, CEILING_ID),
+    subjects: summaries,
   };
+  const handshakeSubjects = summaries.filter((s) => s.median.handshakesPerSec !== undefined);
+  if (handshakeSubjects.length > 0) {
+    process.stderr.write("bench: OpenSSL's own cost of a handshake, for the ceiling\n");
+    const reference = summaries.find((s) => s.id === REFERENCE_ID)?.median;
+    report.handshakeCeiling = handshakeCeiling({
+      cores: machine.cores,
+      floor: await measureTlsFloor(),
+      generatorMs: median(
+        handshakeSubjects.flatMap((s) => s.median.generatorCpuMsPerHandshake ?? []),
+      ),
+      referencePerSec: reference?.handshakesPerSec,
+      referenceCpuMs: reference?.cpuMsPerHandshake,
+    });
+  }
   const machineText = `${formatMachine(machine)}\nload average at the end ${report.loadAtEnd.join(' ')}`;
-  process.stdout.write(machineText + '\n\n' + formatTables(report) + '\n');
+  const referenceLabel = summaries.find((s) => s.id === REFERENCE_ID)?.label ?? REFERENCE_ID;
+  const ceilingText = report.handshakeCeiling
+    ? '\n\n' + formatHandshakeCeiling(report.handshakeCeiling, referenceLabel)
+    : '';
+  process.stdout.write(machineText + '\n\n' + formatTables(report) + ceilingText + '\n');
   if (values.json) {
     writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
     process.stderr.write(`bench: wrote ${values.json}\n`);

@@ -4,6 +4,7 @@ import { CONNECT_TIME, FIRST_CONNECT_TIME } from './connect-time.js';
 import { CPU_SYSTEM, CPU_TUNNEL } from './cpu-per-gb.js';
 import { ADDED_LATENCY, RTT } from './latency.js';
 import {
+  GENERATOR_HANDSHAKE_CPU,
   HANDSHAKE_CPU,
   HANDSHAKE_RATE,
   HELD_HANDSHAKE_CPU,
@@ -30,6 +31,7 @@ export const FIGURES: readonly FigureSpec[] = [
   HANDSHAKE_RATE,
   STORM_HANDSHAKE_RATE,
   HANDSHAKE_CPU,
+  GENERATOR_HANDSHAKE_CPU,
   HELD_HANDSHAKE_RATE,
   HELD_HANDSHAKE_CPU,
   IDLE_SESSION_MEMORY,

@@ -1,5 +1,6 @@
 // The results of a bench run: medians of the repeats, ratios to the reference (OpenVPN 2.6 UDP)
 // and to the ceiling (plain veth), as JSON and as Markdown tables ready for the README.
+import type { HandshakeCeiling } from './handshake-ceiling.js';
 import type { Machine } from './machine.js';
 import { median, ratio } from './stats.js';
 import type { FigureKey, FigureSpec, Figures, MeasureOptions } from './types.js';
@@ -30,6 +31,8 @@ export interface BenchReport {
   reference: string;
   ceiling: string;
   subjects: SubjectResult[];
+  /** When handshakes were measured: what any server could reach on this machine. */
+  handshakeCeiling?: HandshakeCeiling;
 }
 
 export function medians(runs: readonly Figures[]): Figures {

@@ -56,6 +56,7 @@ export const FIGURE_KEYS = [
   'handshakesPerSec',
   'stormHandshakesPerSec',
   'cpuMsPerHandshake',
+  'generatorCpuMsPerHandshake',
   'heldHandshakesPerSec',
   'heldCpuMsPerHandshake',
   'kibPerIdleSession',

@@ -51,6 +51,11 @@ export interface LoadResult {
   failed: number;
   /** From the first session's start to the last one's end (configured or failed). */
   seconds: number;
+  /**
+   * The generator's own CPU seconds over the same span (every thread of its process): it runs
+   * on the server's machine, so this is CPU the server under test did not get.
+   */
+  cpuSeconds: number;
   /** The first few failure reasons, for the log. */
   failures: string[];
 }
@@ -212,6 +217,7 @@ export function openSessions(
   let configured = 0;
   let failed = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const close = (): void => sessions.forEach((s) => s.close());
   return new Promise((resolve) => {
     const finishOne = (session: LoadSession, timeout: NodeJS.Timeout, error?: string): void => {
@@ -225,8 +231,14 @@ export function openSessions(
       onProgress(configured, failed);
       if (configured + failed === o.count) {
         const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        const cpuSeconds = (cpu.user + cpu.system) / 1e6;
         const notifyExit = (): void => sessions.forEach((s) => s.notifyExit());
-        resolve({ result: { configured, failed, seconds, failures }, notifyExit, close });
+        resolve({
+          result: { configured, failed, seconds, cpuSeconds, failures },
+          notifyExit,
+          close,
+        });
       } else startNext();
     };
     const startNext = (): void => {

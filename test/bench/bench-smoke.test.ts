@@ -53,6 +53,14 @@ interface ReportJson {
   reference: string;
   ceiling: string;
   subjects: SubjectJson[];
+  handshakeCeiling?: {
+    cores: number;
+    serverFloorMs: number;
+    clientFloorMs: number;
+    generatorMs?: number;
+    withThisGenerator?: { perSec: number; vsReference: number | null };
+    withLeanestGenerator: { perSec: number; referencePerSec?: number; vsReference: number | null };
+  };
 }
 
 describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' }, () => {
@@ -110,6 +118,7 @@ describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' 
       assert.ok((postern.median.handshakesPerSec ?? 0) > 0, 'handshakesPerSec');
       assert.ok((postern.median.stormHandshakesPerSec ?? 0) > 0, 'stormHandshakesPerSec');
       assert.ok((postern.median.cpuMsPerHandshake ?? 0) > 0, 'cpuMsPerHandshake');
+      assert.ok((postern.median.generatorCpuMsPerHandshake ?? 0) > 0, 'generatorCpuMsPerHandshake');
       assert.ok((postern.median.heldHandshakesPerSec ?? 0) > 0, 'heldHandshakesPerSec');
       assert.ok((postern.median.heldCpuMsPerHandshake ?? 0) > 0, 'heldCpuMsPerHandshake');
       assert.ok(Number.isFinite(postern.median.kibPerIdleSession), 'kibPerIdleSession');
@@ -126,6 +135,26 @@ describe('npm run bench --quick', { skip: root ? false : 'needs root (the lab)' 
       assert.match(r.stdout, /^\| subject \| TCP x1 \(Gbit\/s\) \|/m);
       assert.match(r.stdout, /^\| Postern OpenVPN-UDP AES-256-GCM \| \d+\.\d\d \|/m);
       assert.match(r.stdout, /Ratio to plain veth/);
+
+      // Handshakes were measured, so the ceiling is too: OpenSSL's own cost of each side, and
+      // what a server doing only that could reach beside this run's generator. Without the
+      // reference in the run there is no ratio to it.
+      const hc = report.handshakeCeiling;
+      assert.ok(hc !== undefined, 'handshakeCeiling');
+      assert.equal(hc.cores, report.machine.cores);
+      assert.ok(hc.serverFloorMs > 0.05 && hc.serverFloorMs < 50, `server ${hc.serverFloorMs}`);
+      assert.ok(hc.clientFloorMs > 0.05 && hc.clientFloorMs < 50, `client ${hc.clientFloorMs}`);
+      assert.equal(hc.generatorMs, postern.median.generatorCpuMsPerHandshake);
+      const expected = (hc.cores * 1000) / (hc.serverFloorMs + hc.generatorMs!);
+      assert.ok(Math.abs(hc.withThisGenerator!.perSec - expected) < 1e-6 * expected);
+      assert.equal(hc.withThisGenerator!.vsReference, null);
+      assert.equal(hc.withLeanestGenerator.vsReference, null);
+      // The gateway cannot have beaten a server that does nothing but the TLS handshake.
+      assert.ok(
+        postern.median.handshakesPerSec! <= hc.withThisGenerator!.perSec * 1.1,
+        `${postern.median.handshakesPerSec}/s above the ceiling ${hc.withThisGenerator!.perSec}`,
+      );
+      assert.match(r.stdout, /^Handshake ceiling on this machine \(\d+ cores/m);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
