@@ -62,6 +62,7 @@ static const char *const STAT_NAMES[STAT_COUNT] = {
     [STAT_TX_BY_RX] = "txByRx",                 [STAT_FIRST_CONTACT_REPLIES] = "firstContactReplies",
     [STAT_FIRST_CONTACT_BAD_WKC] = "firstContactBadWkc",
     [STAT_FIRST_CONTACT_AUTH_FAILED] = "firstContactAuthFailed",
+    [STAT_FIRST_CONTACT_RATE_LIMITED] = "firstContactRateLimited",
 };
 
 /* ---------------------------------------------------------------- life cycle */
@@ -1015,6 +1016,8 @@ napi_status ovpn_dp_register(napi_env env, napi_value exports) {
       {"clearKeys", NULL, dp_clear_keys_js, NULL, NULL, NULL, napi_default_method, NULL},
       {"setFirstContact", NULL, dp_set_first_contact_js, NULL, NULL, NULL, napi_default_method,
        NULL},
+      {"setResetReplyLimit", NULL, dp_set_reset_reply_limit_js, NULL, NULL, NULL,
+       napi_default_method, NULL},
       {"close", NULL, dp_close, NULL, NULL, NULL, napi_default_method, NULL},
   };
   napi_value constructor;

@@ -134,6 +134,7 @@ enum {
   STAT_FIRST_CONTACT_REPLIES,
   STAT_FIRST_CONTACT_BAD_WKC,
   STAT_FIRST_CONTACT_AUTH_FAILED,
+  STAT_FIRST_CONTACT_RATE_LIMITED,
   STAT_COUNT
 };
 
@@ -309,6 +310,10 @@ typedef struct dp {
   dp_peer *upstream;
   /* Client resets the RX thread answers itself (NULL: all go to JS); under the lock. */
   dp_first_contact *first_contact;
+  /* At most this many of those replies per window of this many ms (0: no limit); the RX
+   * thread's count is its own (rx_state). Set from JS at any time (setResetReplyLimit). */
+  _Atomic uint32_t reset_reply_max;
+  _Atomic uint64_t reset_reply_window_ms;
 
   pthread_mutex_t queue_lock;
   dp_batch *queue_head, *queue_tail;
@@ -491,6 +496,7 @@ napi_value dp_tcp_send_js(napi_env env, napi_callback_info info);
 napi_value dp_clear_keys_js(napi_env env, napi_callback_info info);
 /* ovpn_first_contact.c: the data plane's setFirstContact method and its test hook. */
 napi_value dp_set_first_contact_js(napi_env env, napi_callback_info info);
+napi_value dp_set_reset_reply_limit_js(napi_env env, napi_callback_info info);
 napi_value dp_first_contact_for_test_js(napi_env env, napi_callback_info info);
 /* ovpn_dp.c: `this` of a method, NULL (and a JS exception) if closed; a u32 argument. */
 dp *dp_from_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv);

@@ -279,6 +279,27 @@ napi_value dp_set_first_contact_js(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setResetReplyLimit(max, windowMs): at most max of the RX thread's reset replies per window
+ * (--connect-freq-initial); max 0: no limit. */
+napi_value dp_set_reset_reply_limit_js(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  dp *d = dp_from_this(env, info, &argc, argv);
+  if (d == NULL) return NULL;
+  uint32_t max = 0;
+  double window_ms = 0;
+  if (argc < 2 || napi_get_value_uint32(env, argv[0], &max) != napi_ok ||
+      napi_get_value_double(env, argv[1], &window_ms) != napi_ok || !(window_ms >= 1) ||
+      window_ms > (double)UINT32_MAX * 1000) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE",
+                          "setResetReplyLimit(max: uint32, windowMs: >= 1)");
+    return NULL;
+  }
+  atomic_store_explicit(&d->reset_reply_window_ms, (uint64_t)window_ms, memory_order_relaxed);
+  atomic_store_explicit(&d->reset_reply_max, max, memory_order_relaxed);
+  return NULL;
+}
+
 /* firstContactReplyForTest(v2, key, cookieKey, slotMs, packet, ip, port, nowMs): the RX thread's
  * answer computed on the calling thread (differential tests): the reply (a Buffer), the reason
  * of a drop ("bad-wkc", "auth-failed"), or null (left to JS). */

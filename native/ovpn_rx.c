@@ -25,6 +25,10 @@ typedef struct {
   uint64_t drops[OVPN_DROP_COUNT];
   dp_batch *control_batch;
   dp_batch *floats;
+  /* The reset replies' window (src/proto/openvpn/reset-reply-limit.ts): when it opened, and
+   * the replies sent in it. */
+  uint64_t reset_window_start;
+  uint32_t reset_replies;
 } rx_state;
 
 /* Queues one decrypted packet for the TUN write. */
@@ -77,6 +81,22 @@ bool dp_rx_accept(dp *d, dp_peer *peer, uint8_t *plain, size_t plain_len, uint64
   return true;
 }
 
+/* A reply may go out now (and is counted), as ResetReplyLimit.admit decides in JS: a window
+ * opens at the first reset after the last one closed; at most max replies in it. */
+static bool rx_reply_admitted(dp *d, rx_state *s, uint64_t now) {
+  uint32_t max = atomic_load_explicit(&d->reset_reply_max, memory_order_relaxed);
+  if (max == 0) return true;
+  uint64_t window = atomic_load_explicit(&d->reset_reply_window_ms, memory_order_relaxed);
+  if (s->reset_replies == 0 || now < s->reset_window_start ||
+      now - s->reset_window_start >= window) {
+    s->reset_window_start = now;
+    s->reset_replies = 0;
+  }
+  if (s->reset_replies >= max) return false;
+  s->reset_replies++;
+  return true;
+}
+
 /* A client's reset answered, or a forged one dropped, here (ovpn_first_contact.c) instead of in
  * JS; false if it is not one this thread takes. A reply the kernel refuses counts as a send
  * drop, like any other. */
@@ -95,6 +115,10 @@ static bool rx_first_contact(dp *d, rx_state *s, const uint8_t *p, size_t len,
     return true;
   case DP_FC_REPLY:
     break;
+  }
+  if (!rx_reply_admitted(d, s, now)) {
+    counter_add(&d->stats[STAT_FIRST_CONTACT_RATE_LIMITED], 1);
+    return true;
   }
   socklen_t from_len = from->sa.sa_family == AF_INET ? sizeof from->v4 : sizeof from->v6;
   if (dp_send_one(d, reply, n, from, from_len, local) < 0) s->drops[OVPN_DROP_UDP_SEND]++;

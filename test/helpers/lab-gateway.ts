@@ -1,5 +1,6 @@
 // A real Postern gateway in the lab's gw namespace, and real clients in the laptop namespace,
 // for end-to-end tests.
+import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before } from 'node:test';
@@ -195,6 +196,18 @@ export function startOpenvpnClient(
       }
     },
   };
+}
+
+/** A stock client in laptop connects with `profile`, pings the office twice, and is stopped. */
+export async function assertClientReachesOffice(lab: Lab, profile: string): Promise<void> {
+  const client = startOpenvpnClient(lab, 'laptop', profile);
+  try {
+    await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
+    const ping = await lab.ping('laptop', lab.addr.office.v4, { count: 2, timeoutSec: 2 });
+    assert.equal(ping.received, 2, ping.output);
+  } finally {
+    await client.stop();
+  }
 }
 
 /** A list for the stock clients a test block starts; each is stopped after the block. */

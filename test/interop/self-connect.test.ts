@@ -6,9 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import {
+  assertClientReachesOffice,
   keepRemotes,
   startLabGateway,
-  startOpenvpnClient,
   type LabGateway,
 } from '../helpers/lab-gateway.js';
 
@@ -76,14 +76,7 @@ describe(
           assert.deepEqual(await gw.sessions(), []);
           const profile = await gw.addUser('carol');
           keepRemotes(profile, c.udp ? 'udp' : 'tcp');
-          const client = startOpenvpnClient(lab, 'laptop', profile);
-          try {
-            await client.log.waitFor(/Initialization Sequence Completed/, 45_000);
-            const ping = await lab.ping('laptop', lab.addr.office.v4, { count: 2, timeoutSec: 2 });
-            assert.equal(ping.received, 2, ping.output);
-          } finally {
-            await client.stop();
-          }
+          await assertClientReachesOffice(lab, profile);
         } finally {
           await gw?.stop();
         }

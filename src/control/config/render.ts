@@ -43,6 +43,7 @@ openvpn:                            # SSL VPN, wire-compatible with OpenVPN 2.6 
   reneg-sec: 3600                   # fresh data keys this often (the server jitters 90-100%)
   reneg-bytes: 0                    # and after this many bytes each way together (0: no limit)
   keepalive: { ping: 10, restart: 60 }
+  connect-freq-initial: { max: 1000, seconds: 1 }   # UDP: reset replies per window, to everyone (flood guard)
 
 ikev2:                              # IPsec: IKEv2 + ESP in UDP (not implemented yet)
   enabled: true

@@ -110,6 +110,14 @@ export const configSchema = z.strictObject({
       keepalive: z
         .strictObject({ ping: seconds.default(10), restart: seconds.default(60) })
         .prefault({}),
+      // OpenVPN 2.6's --connect-freq-initial (its default is 100 per 10 s; a Postern reset reply
+      // costs ~10 us on the RX thread, so the default lets a reconnect storm through).
+      'connect-freq-initial': z
+        .strictObject({
+          max: z.number().int().min(1).default(1000),
+          seconds: z.number().int().min(1).default(1),
+        })
+        .prefault({}),
     })
     .prefault({}),
   ikev2: z

@@ -70,6 +70,8 @@ export interface NativeDataplaneStats {
   /** ...and forged ones it dropped: a WKc that did not open, a body that did not authenticate. */
   firstContactBadWkc: number;
   firstContactAuthFailed: number;
+  /** ...and valid ones it did not answer: over the reset reply limit (setResetReplyLimit). */
+  firstContactRateLimited: number;
   peers: number;
 }
 
@@ -126,6 +128,8 @@ export interface NativeOvpnDataplane {
   setFirstContact(
     ...args: [v2: boolean, key: Uint8Array, cookieKey: Uint8Array, slotMs: number] | [null]
   ): void;
+  /** At most `max` of the RX thread's reset replies per window (0: no limit). */
+  setResetReplyLimit(max: number, windowMs: number): void;
   close(): void;
 }
 

@@ -31,6 +31,7 @@ import {
   type NativeDropReason,
   type NativeOvpnDataplane,
 } from './native-binding.js';
+import type { ResetReplyLimitSettings } from '../../proto/openvpn/reset-reply-limit.js';
 
 export { supportsNative, type NativeSupport } from './native-binding.js';
 export type { NativeDataplaneStats, NativeDropReason } from './native-binding.js';
@@ -473,6 +474,12 @@ export class NativeOpenvpnDataPlane {
     if (this.#closed) return;
     if (keys === undefined) return this.#native.setFirstContact(null);
     this.#native.setFirstContact(keys.v2, keys.key, keys.cookieKey, keys.slotMs);
+  }
+
+  /** The RX thread's reset replies, like ResetReplyLimit's (reset-reply-limit.ts) in JS. */
+  limitResetReplies(limit: ResetReplyLimitSettings): void {
+    if (this.#closed) return;
+    this.#native.setResetReplyLimit(limit.max, limit.windowMs);
   }
 
   /** Datagrams the native path did not take, a batch per call. */

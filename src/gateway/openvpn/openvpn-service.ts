@@ -27,6 +27,10 @@ import { randomBytesPooled } from '../../io/random.js';
 import { UdpEndpoint, remoteText, type UdpRemote } from '../../io/net/udp-endpoint.js';
 import type { FirstContactKeys, NativeUdpRemote } from '../../dataplane/native/openvpn-native.js';
 import { cookieSlotMs } from '../../proto/openvpn/hmac-cookie.js';
+import {
+  ResetReplyLimit,
+  type ResetReplyLimitSettings,
+} from '../../proto/openvpn/reset-reply-limit.js';
 import type { Logger } from '../../io/log.js';
 import { gatewayTlsEngine, type TlsEngineKind } from '../../io/tls/engine-choice.js';
 import { createWarmUpPki, warmUpClientWrap, warmUpSessionCores } from './warm-up.js';
@@ -74,6 +78,7 @@ const SNIFF_TIMEOUT_MS = 10_000;
 /** At stop, how long connected clients get to acknowledge the RESTART that sends them back. */
 const GOODBYE_WAIT_MS = 2_000;
 const GOODBYE_POLL_MS = 25;
+const MS_PER_SECOND = 1000;
 const udpKey = (r: UdpRemote): string => `${r.address}|${r.port}`;
 
 /** What the session listeners depend on, comparable across reloads. */
@@ -160,6 +165,8 @@ export class OpenvpnService {
   #nativeBound = false;
   /** Stateless reset replies this service sent itself (the native ones are the RX thread's). */
   #resetReplies = 0;
+  /** The reset replies #onUdp sends itself (the native RX thread counts its own). */
+  readonly #resetReplyLimit = new ResetReplyLimit();
   readonly drops = new Map<string, number>();
   /** The keepalive sweep's view of one peer's counters, reused for every peer. */
   readonly #sweepCounters = new Float64Array(PEER_COUNTER_SLOTS);
@@ -406,6 +413,7 @@ export class OpenvpnService {
   /** postern.yaml was reloaded: live sessions follow their groups' new allow rules now. */
   configChanged(): void {
     this.#policies.refresh();
+    this.#shareFirstContact();
     this.#restartListeners();
   }
 
@@ -432,9 +440,19 @@ export class OpenvpnService {
     this.#shareFirstContact();
   }
 
-  /** The native RX thread answers client resets with the same keys as #onUdp (or stops). */
+  /** UDP's reset replies per window (openvpn.connect-freq-initial), read as postern.yaml says now. */
+  #resetReplyLimitSettings(): ResetReplyLimitSettings {
+    const limit = this.config.openvpn['connect-freq-initial'];
+    return { max: limit.max, windowMs: limit.seconds * MS_PER_SECOND };
+  }
+
+  /**
+   * The native RX thread answers client resets with the same keys as #onUdp (or stops), and
+   * under the same limit.
+   */
   #shareFirstContact(): void {
     if (!this.#nativeBound) return;
+    this.#dp.native?.limitResetReplies(this.#resetReplyLimitSettings());
     this.#dp.native?.answerFirstContact(
       this.#stopping ? undefined : nativeFirstContactKeys(this.#firstContactConfig()),
     );
@@ -456,6 +474,7 @@ export class OpenvpnService {
     for (const [what, n] of [
       ['first-contact-bad-wkc', stats?.firstContactBadWkc ?? 0],
       ['first-contact-auth-failed', stats?.firstContactAuthFailed ?? 0],
+      ['first-contact-rate-limited', stats?.firstContactRateLimited ?? 0],
     ] as const) {
       if (n === 0) continue;
       drops.set(what, (drops.get(what) ?? 0) + n);
@@ -530,14 +549,18 @@ export class OpenvpnService {
     // before this session timed out: it goes through first contact like any new client.
     if (d && !startsAnotherSession(d, bytes)) return d.receive(bytes);
     if (this.#stopping) return this.#count('udp-stopping');
+    const now = Date.now();
     const verdict = handleFirstContact(
       this.#firstContactConfig(),
       bytes,
       { ip: from.address, port: from.port },
-      Date.now(),
+      now,
     );
     if (verdict.kind === 'drop') return this.#count(`first-contact-${verdict.reason}`);
     if (verdict.kind === 'reply') {
+      if (!this.#resetReplyLimit.admit(now, this.#resetReplyLimitSettings())) {
+        return this.#count('first-contact-rate-limited');
+      }
       this.#resetReplies++;
       return ep.send(verdict.packet, from);
     }
