@@ -19,8 +19,12 @@ import type { ClientEnd, Figures, MeasureOptions, ServerEnd, Subject } from './t
 export const BENCH_LAB_PREFIX = 'pstbench';
 const CONNECT_TIMEOUT_MS = 60_000;
 const MULTI_STREAMS = 4;
-/** Connects after the first, one client at a time, whose median is the "connect" figure. */
-const NEXT_CONNECTS = 5;
+/**
+ * Connects after the first, one client at a time, whose median is the "connect" figure. Nine:
+ * with five, medians moved by 1-2 ms between runs of the same code, about the size of the
+ * difference between subjects.
+ */
+const NEXT_CONNECTS = 9;
 
 export async function measureSubject(
   subject: Subject,
