@@ -7,6 +7,7 @@
 //
 // Two cases are printed: with the generator the bench runs, and with the leanest generator
 // possible, one that costs no more than OpenSSL's client side of the handshake.
+import { ratio } from './stats.js';
 import type { TlsFloor } from './tls-floor.js';
 
 export interface CeilingInput {
@@ -44,10 +45,6 @@ function machineBound(cores: number, ms: number): number {
   return (cores * MS_PER_SECOND) / ms;
 }
 
-function vs(value: number, reference: number | undefined): number | null {
-  return reference !== undefined && reference > 0 ? value / reference : null;
-}
-
 export function handshakeCeiling(input: CeilingInput): HandshakeCeiling {
   const { cores, floor, generatorMs, referencePerSec, referenceCpuMs } = input;
   const out: HandshakeCeiling = {
@@ -62,16 +59,16 @@ export function handshakeCeiling(input: CeilingInput): HandshakeCeiling {
   if (generatorMs !== undefined && generatorMs > 0) {
     out.generatorMs = generatorMs;
     const perSec = machineBound(cores, floor.serverMs + generatorMs);
-    out.withThisGenerator = { perSec, vsReference: vs(perSec, referencePerSec) };
+    out.withThisGenerator = { perSec, vsReference: ratio(perSec, referencePerSec) };
   }
   if (referenceCpuMs !== undefined && referenceCpuMs > 0) {
     // One thread: at most a core's worth, and at most its share of the machine.
     const referenceLean = Math.min(
-      MS_PER_SECOND / referenceCpuMs,
+      machineBound(1, referenceCpuMs),
       machineBound(cores, referenceCpuMs + floor.clientMs),
     );
     out.withLeanestGenerator.referencePerSec = referenceLean;
-    out.withLeanestGenerator.vsReference = vs(out.withLeanestGenerator.perSec, referenceLean);
+    out.withLeanestGenerator.vsReference = ratio(out.withLeanestGenerator.perSec, referenceLean);
   }
   return out;
 }

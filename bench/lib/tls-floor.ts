@@ -10,7 +10,11 @@
 // (handshake-ceiling.ts).
 import { createCa, issueClientCert, issueServerCert } from '../../src/control/pki/index.js';
 import { clientTlsEngine, gatewayTlsEngine } from '../../src/io/tls/engine-choice.js';
-import type { TlsEngine, TlsEvent } from '../../src/proto/openvpn/session/tls-engine.js';
+import type {
+  TlsEngine,
+  TlsEngineFactory,
+  TlsEvent,
+} from '../../src/proto/openvpn/session/tls-engine.js';
 import { median } from './stats.js';
 
 export interface TlsFloor {
@@ -35,35 +39,43 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-interface End {
-  engine: TlsEngine;
-  out: Uint8Array[];
-  done: boolean;
-  error?: string;
-  micros: number;
+/** One side of the handshake: its engine, what it produced, and the CPU charged to it. */
+class End {
+  readonly out: Uint8Array[] = [];
+  done = false;
+  error: string | undefined;
+  micros = 0;
+  readonly engine: TlsEngine;
+
+  constructor(factory: TlsEngineFactory) {
+    this.engine = factory(0, (ev: TlsEvent) => {
+      if (ev.kind === 'ciphertext') this.out.push(ev.bytes);
+      else if (ev.kind === 'handshake-done') this.done = true;
+      else if (ev.kind === 'error') this.error = `${ev.code}: ${ev.message}`;
+    });
+  }
+
+  /** Runs `work` and charges its CPU to this side. */
+  charge(work: () => void): void {
+    const t0 = cpuMicros();
+    work();
+    this.micros += cpuMicros() - t0;
+  }
 }
 
-function end(): { end: End; emit: (e: TlsEvent) => void } {
-  const e: End = { engine: undefined as unknown as TlsEngine, out: [], done: false, micros: 0 };
-  const emit = (ev: TlsEvent): void => {
-    if (ev.kind === 'ciphertext') e.out.push(ev.bytes);
-    else if (ev.kind === 'handshake-done') e.done = true;
-    else if (ev.kind === 'error') e.error = `${ev.code}: ${ev.message}`;
-  };
-  return { end: e, emit };
-}
-
-/** Runs `work` and charges its CPU to `to`. */
-function charged(to: End, work: () => void): void {
+/** A side's engine, made with its making charged (a client writes its ClientHello on a microtask). */
+async function openEnd(factory: TlsEngineFactory): Promise<End> {
   const t0 = cpuMicros();
-  work();
-  to.micros += cpuMicros() - t0;
+  const end = new End(factory);
+  await Promise.resolve();
+  end.micros += cpuMicros() - t0;
+  return end;
 }
 
 /** Moves what `from` produced into `to`; false if there was nothing to move. */
 function deliver(from: End, to: End): boolean {
   const bytes = from.out.splice(0);
-  for (const b of bytes) charged(to, () => to.engine.receiveCiphertext(b));
+  for (const b of bytes) to.charge(() => to.engine.receiveCiphertext(b));
   return bytes.length > 0;
 }
 
@@ -79,28 +91,22 @@ export async function measureTlsFloor(handshakesPerBatch = 200): Promise<TlsFloo
   }
 
   const once = async (): Promise<{ server: number; client: number }> => {
-    const s = end();
-    const c = end();
-    charged(s.end, () => (s.end.engine = serverTls.factory(0, s.emit)));
-    // A client engine writes its ClientHello on a microtask: charged once that has run.
-    const started = cpuMicros();
-    c.end.engine = clientTls.factory(0, c.emit);
-    await Promise.resolve();
-    c.end.micros += cpuMicros() - started;
-    for (let i = 0; i < MAX_EXCHANGES && !(s.end.done && c.end.done); i++) {
+    const s = await openEnd(serverTls.factory);
+    const c = await openEnd(clientTls.factory);
+    for (let i = 0; i < MAX_EXCHANGES && !(s.done && c.done); i++) {
       // Every step must answer inline: a step sent to the thread pool would not be timed.
-      const moved = deliver(c.end, s.end) || deliver(s.end, c.end);
-      if (s.end.error || c.end.error) throw new Error(s.end.error ?? c.end.error);
-      if (!moved && !(s.end.done && c.end.done)) {
+      const moved = deliver(c, s) || deliver(s, c);
+      if (s.error || c.error) throw new Error(s.error ?? c.error);
+      if (!moved && !(s.done && c.done)) {
         throw new Error('a TLS step did not answer inline');
       }
     }
-    if (!(s.end.done && c.end.done)) throw new Error('the TLS handshake did not finish');
-    charged(s.end, () => s.end.engine.exportKeyingMaterial(EKM_LENGTH, EKM_LABEL));
-    charged(c.end, () => c.end.engine.exportKeyingMaterial(EKM_LENGTH, EKM_LABEL));
-    charged(s.end, () => s.end.engine.close());
-    charged(c.end, () => c.end.engine.close());
-    return { server: s.end.micros, client: c.end.micros };
+    if (!(s.done && c.done)) throw new Error('the TLS handshake did not finish');
+    s.charge(() => s.engine.exportKeyingMaterial(EKM_LENGTH, EKM_LABEL));
+    c.charge(() => c.engine.exportKeyingMaterial(EKM_LENGTH, EKM_LABEL));
+    s.charge(() => s.engine.close());
+    c.charge(() => c.engine.close());
+    return { server: s.micros, client: c.micros };
   };
 
   for (let i = 0; i < WARM_UP; i++) await once();

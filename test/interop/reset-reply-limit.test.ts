@@ -4,10 +4,10 @@
 // with the TypeScript data path; and once the window has passed a real client connects.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { createLab, type Lab } from '../../src/lab/index.js';
 import { parseClientKeyFile } from '../../src/crypto/tls-crypt-v2.js';
 import { loadPosternProfile } from '../../src/control/profile/postern-profile.js';
+import { randomBytesPooled } from '../../src/io/random.js';
 import { clientTlsEngine } from '../../src/io/tls/engine-choice.js';
 import { ClientSession } from '../../src/proto/openvpn/session/client-session.js';
 import {
@@ -36,7 +36,7 @@ function clientResets(profilePath: string, count: number): Uint8Array[] {
     const s = new ClientSession({
       wrap: { kind: 'tls-crypt-v2', clientKey: k.clientKey, wkc: k.wkc },
       createTls: tls,
-      random: (n) => new Uint8Array(randomBytes(n)),
+      random: randomBytesPooled,
       now: Date.now(),
     });
     const first = s.start(Date.now()).find((o) => o.kind === 'send');

@@ -56,5 +56,9 @@ describe('reset reply limit', () => {
       () => config('openvpn:\n  connect-freq-initial: { max: 0, seconds: 10 }\n'),
       (e: Error) => /postern\.yaml:3/.test(e.message) && /max/.test(e.message),
     );
+    assert.throws(
+      () => config('openvpn:\n  connect-freq-initial: { max: 100, seconds: 0.5 }\n'),
+      (e: Error) => /postern\.yaml:3/.test(e.message) && /seconds/.test(e.message),
+    );
   });
 });

@@ -165,7 +165,7 @@ export class OpenvpnService {
   #nativeBound = false;
   /** Stateless reset replies this service sent itself (the native ones are the RX thread's). */
   #resetReplies = 0;
-  /** The reset replies #onUdp sends itself (the native RX thread counts its own). */
+  /** The limit on the reset replies #onUdp sends (the native RX thread keeps its own count). */
   readonly #resetReplyLimit = new ResetReplyLimit();
   readonly drops = new Map<string, number>();
   /** The keepalive sweep's view of one peer's counters, reused for every peer. */

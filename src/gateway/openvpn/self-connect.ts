@@ -13,9 +13,9 @@
 // from this client's address; its records (audit, lease, session table) go to scratch stores
 // (session-world.ts). It sends no data packets. Sends stay on this host: the listener's own
 // address, or loopback when it is bound to every address.
-import { randomBytes } from 'node:crypto';
 import { PosternError } from '../../errors.js';
 import { UdpEndpoint, type UdpRemote } from '../../io/net/udp-endpoint.js';
+import { randomBytesPooled } from '../../io/random.js';
 import {
   ClientSession,
   type ClientControlWrap,
@@ -40,8 +40,6 @@ export interface SelfConnection {
   hangUp(): void;
   close(): Promise<void>;
 }
-
-const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
 
 /** Where a client on this host reaches a listener bound to `address`. */
 export function sameHostAddress(address: string): string {
@@ -87,7 +85,7 @@ export async function selfConnect(o: SelfConnectOptions): Promise<SelfConnection
   client = new ClientSession({
     wrap: o.wrap,
     createTls: o.tls,
-    random,
+    random: randomBytesPooled,
     now: Date.now(),
     dataCiphers: o.dataCiphers,
     wake: () => {
